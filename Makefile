@@ -1,0 +1,38 @@
+# One set of targets, used locally and by .ci/run.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: env demo test lint typecheck exercises check clean
+
+$(BIN)/coursekit: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+env: $(BIN)/coursekit
+
+# The main job: check the graders against the solutions, the stubs and every mutant, then grade the sample class.
+demo: env
+	$(BIN)/coursekit check
+	$(BIN)/coursekit grade examples/submissions --out out/demo --force
+
+exercises: env
+	$(BIN)/coursekit build-exercises
+
+check: env
+	$(BIN)/coursekit check
+
+lint: env
+	$(BIN)/ruff check coursekit tests graders solutions exercises bench
+	$(BIN)/ruff format --check coursekit tests graders solutions exercises bench
+
+typecheck: env
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/python -m pytest tests
+
+clean:
+	rm -rf $(VENV) out build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,167 @@
+"""course.yml: the course, its assignment, parts, points, limits and thresholds, validated on load.
+
+A bad file raises `CourseConfigError` naming the file, the line and the key, e.g.
+``course.yml, line 14: assignments[0].parts[1].points: Input should be greater than 0``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+PART_IDS = ("activations", "model", "training")
+
+
+class CourseConfigError(ValueError):
+    """course.yml is missing, not YAML, or does not match the schema."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Book(_Strict):
+    title: str
+    authors: str
+    chapter: int = Field(gt=0)
+    chapter_title: str
+
+
+class Exercise(_Strict):
+    id: str = Field(pattern=r"^\d+\.\d+$")
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="the contract name it implements")
+    title: str
+
+
+class Part(_Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: str
+    file: str = Field(pattern=r"^[a-z_]+\.py$")
+    points: float = Field(gt=0)
+    exercises: list[Exercise] = Field(min_length=1)
+
+    @property
+    def module(self) -> str:
+        return self.file.removesuffix(".py")
+
+
+class Assignment(_Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    title: str
+    parts: list[Part] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Assignment:
+        part_ids = [part.id for part in self.parts]
+        if len(set(part_ids)) != len(part_ids):
+            raise ValueError(f"part ids must be unique, got {part_ids}")
+        exercise_ids = [ex.id for part in self.parts for ex in part.exercises]
+        if len(set(exercise_ids)) != len(exercise_ids):
+            raise ValueError(f"exercise ids must be unique, got {exercise_ids}")
+        return self
+
+    @property
+    def points(self) -> float:
+        return sum(part.points for part in self.parts)
+
+    def part(self, part_id: str) -> Part:
+        for part in self.parts:
+            if part.id == part_id:
+                return part
+        raise KeyError(part_id)
+
+    def exercise(self, exercise_id: str) -> tuple[Part, Exercise]:
+        for part in self.parts:
+            for exercise in part.exercises:
+                if exercise.id == exercise_id:
+                    return part, exercise
+        raise KeyError(exercise_id)
+
+
+class Limits(_Strict):
+    """Bounds on one part of one hand-in while the student's code runs."""
+
+    time_seconds: float = Field(gt=0, le=3600)
+    memory_mb: int = Field(ge=256)
+    processes: int = Field(ge=8)
+    output_kb: int = Field(ge=1)
+    file_size_mb: int = Field(ge=1)
+    open_files: int = Field(ge=32)
+
+
+class IntakeLimits(_Strict):
+    """Bounds on one hand-in as it is unpacked."""
+
+    max_total_mb: float = Field(gt=0)
+    max_entries: int = Field(gt=0)
+
+
+class Course(_Strict):
+    title: str
+    book: Book
+    assignments: list[Assignment] = Field(min_length=1)
+    limits: Limits
+    intake: IntakeLimits
+    thresholds: dict[str, float] = Field(default_factory=dict)
+
+    @property
+    def assignment(self) -> Assignment:
+        """The kit's single assignment (the first)."""
+        return self.assignments[0]
+
+
+def _line_of(node: yaml.Node, loc: tuple[int | str, ...]) -> int:
+    """1-based line of the YAML node at pydantic location `loc` (the deepest node that exists)."""
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = [value for k, value in node.value if k.value == key]
+            if not match:
+                break
+            # Point at the key itself when the error is about it.
+            node = match[0]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+    return node.start_mark.line + 1
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for key in loc:
+        text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else str(key))
+    return text or "(top level)"
+
+
+def parse_course(text: str, *, source: str = "course.yml") -> Course:
+    """Validate course.yml's text; errors name `source`, the line and the key."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise CourseConfigError(f"{source}{where}: not valid YAML: {problem}") from None
+    if root is None or not isinstance(data, dict):
+        raise CourseConfigError(f"{source}: expected a mapping with title, book, assignments, limits")
+    try:
+        return Course.model_validate(data)
+    except ValidationError as error:
+        lines = []
+        for problem in error.errors():
+            loc = tuple(problem["loc"])
+            lines.append(f"{source}, line {_line_of(root, loc)}: {_format_loc(loc)}: {problem['msg']}")
+        raise CourseConfigError("\n".join(lines)) from None
+
+
+def load_course(path: Path) -> Course:
+    """Read and validate a course.yml."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise CourseConfigError(f"{path}: cannot read: {error.strerror}") from None
+    return parse_course(text, source=str(path))

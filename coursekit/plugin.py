@@ -1,0 +1,144 @@
+"""The pytest plugin that turns grader tests into verdicts.
+
+Graders are ordinary pytest tests marked ``@pytest.mark.points(2, exercise="1.1")`` that take a
+`student` fixture. The plugin supplies that fixture (one student handle per part, from
+`student_for_part`), and records one `Verdict` per test. A verdict's message is what the student
+reads: the grader's hint for a failed check or the student's own error, never the grader's code.
+
+For instructors: ``pytest -p coursekit.plugin graders --handin solutions`` runs the graders in-process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Generator
+from pathlib import Path
+
+import pytest
+
+from coursekit.config import Course, load_course
+from coursekit.student import InProcessStudent, Student, StudentError
+
+MARKERS = ('points(value, exercise): points a grader test is worth, and the exercise id it judges (e.g. "1.2")',)
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """One grader test's outcome for one hand-in."""
+
+    test_id: str
+    name: str
+    exercise: str
+    part: str
+    max_score: float
+    score: float
+    passed: bool
+    message: str
+    # True when the grader itself broke (not the student's code): the instructor must look.
+    grader_error: bool = False
+
+
+def student_message(error: BaseException) -> tuple[str, bool]:
+    """(message for the student, whether the grader itself failed) for an exception raised in a grader test."""
+    if isinstance(error, StudentError):
+        return error.message, False
+    if isinstance(error, AssertionError):
+        # pytest's rewriting appends "\nassert <expression>": that is the hidden test's code, not a hint.
+        hint = str(error).split("\nassert ", 1)[0].strip()
+        if hint.startswith("assert "):
+            hint = ""
+        return hint or "this check failed", False
+    if isinstance(error, pytest.fail.Exception):
+        return str(error.msg), False
+    return f"the grader could not run this check ({type(error).__name__}); your instructor has been told", True
+
+
+class GradingPlugin:
+    """Supplies `student` and `course` fixtures and records a Verdict per grader test."""
+
+    def __init__(self, course: Course, student_for_part: Callable[[str], Student]) -> None:
+        self.course_config = course
+        self.student_for_part = student_for_part
+        self.verdicts: list[Verdict] = []
+
+    def part_of(self, item: pytest.Item) -> tuple[str, str, float]:
+        marker = item.get_closest_marker("points")
+        if marker is None:
+            raise pytest.UsageError(f"{item.nodeid}: grader tests need @pytest.mark.points(value, exercise=...)")
+        exercise = str(marker.kwargs["exercise"])
+        part, _ = self.course_config.assignment.exercise(exercise)
+        return exercise, part.id, float(marker.args[0])
+
+    @pytest.fixture
+    def student(self, request: pytest.FixtureRequest) -> Student:
+        _, part, _ = self.part_of(request.node)
+        return self.student_for_part(part)
+
+    @pytest.fixture
+    def course(self) -> Course:
+        return self.course_config
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            self.part_of(item)  # fail at collection, not mid-batch, on a grader without points
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        failed_setup = call.when == "setup" and report.failed
+        if call.when == "call" or failed_setup:
+            exercise, part, points = self.part_of(item)
+            message, grader_error = "", False
+            if report.failed and call.excinfo is not None:
+                message, grader_error = student_message(call.excinfo.value)
+            elif report.skipped:
+                message = "skipped"
+            passed = report.passed
+            self.verdicts.append(
+                Verdict(
+                    test_id=item.nodeid,
+                    name=test_name(item, exercise),
+                    exercise=exercise,
+                    part=part,
+                    max_score=points,
+                    score=points if passed else 0.0,
+                    passed=passed,
+                    message=message,
+                    grader_error=grader_error,
+                )
+            )
+        return report
+
+
+def test_name(item: pytest.Item, exercise: str) -> str:
+    """'1.1 tanh matches torch.tanh in value [float32]': the exercise id, the docstring's first line, the case."""
+    function = getattr(item, "function", None)
+    doc = (getattr(function, "__doc__", None) or "").strip().splitlines()
+    title = doc[0].rstrip(".") if doc else item.name.split("[")[0].removeprefix("test_").replace("_", " ")
+    callspec = getattr(item, "callspec", None)
+    case = f" [{callspec.id}]" if callspec is not None else ""
+    return f"{exercise} {title}{case}"
+
+
+# --- entry points when loaded with `pytest -p coursekit.plugin` ---------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("coursekit")
+    group.addoption("--handin", type=Path, help="grade this hand-in folder in-process (for debugging graders)")
+    group.addoption("--course", type=Path, help="course.yml (default: the one beside graders/)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
+    handin = config.getoption("handin", default=None)
+    if handin is not None and not config.pluginmanager.has_plugin("coursekit-grading"):
+        course_path = config.getoption("course") or Path(config.rootpath) / "course.yml"
+        if not course_path.exists():
+            course_path = Path(config.rootpath).parent / "course.yml"
+        student = InProcessStudent(handin)
+        plugin = GradingPlugin(load_course(course_path), lambda _part: student)
+        config.pluginmanager.register(plugin, "coursekit-grading")

@@ -1,0 +1,62 @@
+"""The trusted side's handle on a student's code: `student.run(probe, **arguments)` returns plain data.
+
+Graders only ever see what a probe (coursekit.probes) sent back, decoded with `weights_only=True`.
+`InProcessStudent` runs the probes in this process, for instructors debugging a grader; class
+grading uses `coursekit.worker`'s sandboxed students, which have the same interface.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+from coursekit import probes, wire
+
+
+class StudentError(Exception):
+    """The student's code failed a call; `message` is what the student reads."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class StudentTimeout(StudentError):
+    """The student's code ran past the part's time limit."""
+
+
+class StudentCrash(StudentError):
+    """The worker running the student's code died (os._exit, a signal, out of memory)."""
+
+
+class Student(Protocol):
+    def run(self, probe: str, /, **arguments: Any) -> dict[str, Any]:
+        """Run a probe on the student's code; raise StudentError when their code failed."""
+        ...
+
+
+def answer_of(response: bytes) -> dict[str, Any]:
+    """Decode a worker's response, raising StudentError for a failure or for anything that is not plain data."""
+    try:
+        answer = wire.decode(response)
+    except wire.WireError as error:
+        raise StudentError(f"the hand-in's code sent back something that is not plain data ({error})") from None
+    if not isinstance(answer, dict) or not ({"ok"} == answer.keys() or {"failure"} == answer.keys()):
+        raise StudentError("the hand-in's code sent back a malformed answer")
+    if "failure" in answer:
+        raise StudentError(str(answer["failure"]))
+    result = answer["ok"]
+    if not isinstance(result, dict):
+        raise StudentError("the hand-in's code sent back a malformed answer")
+    return result
+
+
+class InProcessStudent:
+    """Runs probes in this process. Only for trusted code: a hand-in here could patch the graders."""
+
+    def __init__(self, handin_dir: Path) -> None:
+        self.handin = probes.Handin(handin_dir)
+
+    def run(self, probe: str, /, **arguments: Any) -> dict[str, Any]:
+        request = wire.encode({"probe": probe, "arguments": arguments})
+        return answer_of(probes.handle_request(self.handin, request))
