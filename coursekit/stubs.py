@@ -1,0 +1,253 @@
+"""Student stubs generated from the reference solutions (solutions/ is the single source of truth).
+
+Every ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` block in ``solutions/<part>.py`` becomes one line
+at the block's indentation, ``raise NotImplementedError("Exercise 1.2: implement sigmoid (see the
+docstring)")``; signatures, docstrings and imports stay. The exercise a block belongs to is the one in
+course.yml whose ``name`` is the top-level function or class around the block.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+from coursekit.config import Course, Exercise, load_course
+
+BEGIN_FENCE = "### BEGIN SOLUTION"
+END_FENCE = "### END SOLUTION"
+# Modules in solutions/ that students receive unchanged (they carry no exercise).
+GIVEN_MODULES = ("temperature_data.py",)
+
+
+class FenceError(ValueError):
+    """A solution file's fences cannot be turned into a stub; the message names the file and line."""
+
+
+class StaleExercisesError(RuntimeError):
+    """exercises/ differs from what `build_exercises` would generate from solutions/."""
+
+    def __init__(self, stale: list[Path]) -> None:
+        names = ", ".join(str(path) for path in stale)
+        super().__init__(f"exercises/ is out of date with solutions/: {names}; run `coursekit build-exercises`")
+        self.stale = stale
+
+
+@dataclass(frozen=True)
+class _Block:
+    begin: int  # 1-based line of BEGIN SOLUTION
+    end: int  # 1-based line of END SOLUTION
+    indent: str
+
+
+def _header(filename: str) -> str:
+    return (
+        f"# Generated from solutions/{filename} by `coursekit build-exercises`.\n"
+        "# Students: this is your file to edit. Instructors: edit solutions/ instead and regenerate.\n"
+        # Imports that only the reference solution used are kept: students will need them. RUF100 keeps
+        # ruff quiet about the directive in a stub where every import is still used.
+        "# ruff: noqa: F401, RUF100\n"
+    )
+
+
+def _find_blocks(lines: list[str], filename: str) -> list[_Block]:
+    blocks: list[_Block] = []
+    open_at: tuple[int, str] | None = None
+    for number, line in enumerate(lines, start=1):
+        if "BEGIN SOLUTION" not in line and "END SOLUTION" not in line:
+            continue
+        stripped = line.strip()
+        indent = line[: len(line) - len(line.lstrip())]
+        if stripped == BEGIN_FENCE:
+            if open_at is not None:
+                raise FenceError(
+                    f"{filename}, line {number}: nested {BEGIN_FENCE} (the block opened at line {open_at[0]} "
+                    f"is not closed)"
+                )
+            open_at = (number, indent)
+        elif stripped == END_FENCE:
+            if open_at is None:
+                raise FenceError(f"{filename}, line {number}: {END_FENCE} without a {BEGIN_FENCE} before it")
+            blocks.append(_Block(begin=open_at[0], end=number, indent=open_at[1]))
+            open_at = None
+        else:
+            # A fence written any other way would otherwise ship to students verbatim.
+            raise FenceError(
+                f"{filename}, line {number}: a fence must be a line of its own, exactly {BEGIN_FENCE!r} or "
+                f"{END_FENCE!r}, got {stripped!r}"
+            )
+    if open_at is not None:
+        raise FenceError(f"{filename}, line {open_at[0]}: {BEGIN_FENCE} is never closed by {END_FENCE}")
+    return blocks
+
+
+def _extent(body: list[ast.stmt], index: int, last_line: int) -> range:
+    """Lines a statement owns: from its first decorator up to the line before the next statement.
+
+    A block's END fence usually follows the last statement of its function, outside the node's own
+    `end_lineno`, so the trailing comment lines are counted as the function's.
+    """
+    stop = _first_line(body[index + 1]) - 1 if index + 1 < len(body) else last_line
+    return range(_first_line(body[index]), stop + 1)
+
+
+def _first_line(node: ast.stmt) -> int:
+    return min([node.lineno, *(decorator.lineno for decorator in getattr(node, "decorator_list", []))])
+
+
+def _enclosing(body: list[ast.stmt], line: int, indent: int, last_line: int) -> ast.stmt | None:
+    for index, node in enumerate(body):
+        if line in _extent(body, index, last_line) and node.col_offset < indent and line > node.lineno:
+            return node
+    return None
+
+
+def _qualified_name(tree: ast.Module, block: _Block, last_line: int) -> tuple[str, str] | None:
+    """(top-level name, name shown to the student) of the def/class around the block, or None."""
+    indent = len(block.indent)
+    top = _enclosing(tree.body, block.begin, indent, last_line)
+    if not isinstance(top, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return None
+    if isinstance(top, ast.ClassDef):
+        method = _enclosing(top.body, block.begin, indent, top.end_lineno or last_line)
+        if isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef):
+            return top.name, f"{top.name}.{method.name}"
+    return top.name, top.name
+
+
+def _has_docstring(tree: ast.Module, shown_name: str) -> bool:
+    """Whether the function a student implements carries its own docstring (a bare __init__ does not)."""
+    parts = shown_name.split(".")
+    body: list[ast.stmt] = tree.body
+    node: ast.stmt | None = None
+    for part in parts:
+        node = next(
+            (
+                n
+                for n in body
+                if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and n.name == part
+            ),
+            None,
+        )
+        if node is None:
+            return False
+        body = node.body
+    return (
+        isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and ast.get_docstring(node) is not None
+    )
+
+
+def _string_literal(text: str) -> str:
+    """A double-quoted Python literal, the form ruff format leaves alone."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _exercises_of(course: Course, filename: str) -> dict[str, Exercise]:
+    for part in course.assignment.parts:
+        if part.file == filename:
+            return {exercise.name: exercise for exercise in part.exercises}
+    return {}
+
+
+def stub_source(solution_source: str, *, course: Course, filename: str) -> str:
+    """The student stub for one solution file: every fenced block replaced by a NotImplementedError.
+
+    `filename` is the file's name in solutions/ (e.g. ``"activations.py"``); it selects the course.yml part
+    whose exercises name the blocks, and appears in error messages. Raises `FenceError` for a fence outside
+    any of that part's contract names, an unclosed, unopened or nested fence, a part exercise with no
+    fenced block (its solution would ship to students), or a solution that is not valid Python.
+    """
+    try:
+        tree = ast.parse(solution_source, filename=filename)
+    except SyntaxError as error:
+        raise FenceError(f"{filename}, line {error.lineno}: not valid Python: {error.msg}") from None
+    lines = solution_source.splitlines(keepends=True)
+    blocks = _find_blocks(lines, filename)
+    exercises = _exercises_of(course, filename)
+    last_line = len(lines)
+
+    replacements: dict[int, _Block] = {}
+    fenced_names: set[str] = set()
+    for block in blocks:
+        names = _qualified_name(tree, block, last_line)
+        if names is None or names[0] not in exercises:
+            where = f"inside {names[1]}" if names else "outside any top-level function or class"
+            contract = ", ".join(exercises) or f"none: {filename} is not a part's file in course.yml"
+            raise FenceError(
+                f"{filename}, line {block.begin}: solution block {where}, which is not one of the part's "
+                f"exercise names in course.yml ({contract})"
+            )
+        top_name, shown_name = names
+        fenced_names.add(top_name)
+        see = "see the docstring" if _has_docstring(tree, shown_name) else "see the class docstring"
+        message = f"Exercise {exercises[top_name].id}: implement {shown_name} ({see})"
+        replacements[block.begin] = block
+        lines[block.begin - 1] = f"{block.indent}raise NotImplementedError({_string_literal(message)})\n"
+
+    unfenced = [f"{exercise.id} ({name})" for name, exercise in exercises.items() if name not in fenced_names]
+    if unfenced:
+        raise FenceError(
+            f"{filename}: exercise {', '.join(unfenced)} has no {BEGIN_FENCE} block, so its solution would "
+            f"ship to students"
+        )
+
+    kept: list[str] = []
+    skip_until = 0
+    for number, line in enumerate(lines, start=1):
+        if number <= skip_until:
+            continue
+        kept.append(line)
+        if number in replacements:
+            skip_until = replacements[number].end
+    stub = _header(filename) + "".join(kept)
+    try:
+        ast.parse(stub, filename=filename)
+    except SyntaxError as error:
+        raise FenceError(
+            f"{filename}: the stub is not valid Python once the solution blocks are removed "
+            f"(stub line {error.lineno}: {error.msg}); does a fence's indentation differ from the code it wraps?"
+        ) from None
+    return stub
+
+
+def _expected_exercises(course_dir: Path, course: Course) -> dict[Path, str]:
+    solutions = course_dir / "solutions"
+    exercises = course_dir / "exercises"
+    expected: dict[Path, str] = {}
+    for part in course.assignment.parts:
+        source = (solutions / part.file).read_text(encoding="utf-8")
+        expected[exercises / part.file] = stub_source(source, course=course, filename=part.file)
+    for filename in GIVEN_MODULES:
+        source = (solutions / filename).read_text(encoding="utf-8")
+        blocks = _find_blocks(source.splitlines(keepends=True), filename)
+        if blocks:
+            raise FenceError(
+                f"{filename}, line {blocks[0].begin}: a module given to students as is has a solution block"
+            )
+        expected[exercises / filename] = source
+    return expected
+
+
+def build_exercises(*, course_dir: Path, check_only: bool = False) -> list[Path]:
+    """Generate exercises/<part>.py stubs from solutions/ and copy the given modules; return the paths written.
+
+    Reads ``course_dir/course.yml`` for the parts and exercise ids. With `check_only`, writes nothing and
+    raises `StaleExercisesError` listing every generated file that is missing or differs (returns ``[]``
+    when all are up to date). Raises `FenceError` when a solution's fences are malformed.
+    """
+    course = load_course(course_dir / "course.yml")
+    expected = _expected_exercises(course_dir, course)
+    if check_only:
+        stale = [
+            path for path, text in expected.items() if not path.is_file() or path.read_text(encoding="utf-8") != text
+        ]
+        if stale:
+            raise StaleExercisesError(stale)
+        return []
+    written: list[Path] = []
+    for path, text in expected.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8", newline="\n") as file:
+            file.write(text)
+        written.append(path)
+    return written
