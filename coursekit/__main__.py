@@ -1,0 +1,3 @@
+from coursekit.cli import app
+
+app(prog_name="coursekit")

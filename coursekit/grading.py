@@ -1,0 +1,335 @@
+"""`coursekit grade`: grade a whole class, one hand-in per student, with verdicts no student code can touch.
+
+The pipeline, in order, per hand-in:
+  1. intake: unpack the hand-in safely into a clean folder (coursekit.intake), problems become messages;
+  2. graders: pytest runs graders/ in a trusted grading process; every call into the student's code goes to a
+     sandboxed worker session, one per part (coursekit.worker), and only plain data comes back;
+  3. results: results/<id>.json (Gradescope schema), feedback/<id>.md, then grades.csv for the class.
+
+Hand-ins are spread over `jobs` grading processes, each with its own warm sandboxed worker. A hand-in whose
+grading process fails is recorded with an error, never dropped; the batch always finishes.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import csv
+import dataclasses
+import io
+import json
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from coursekit import intake
+from coursekit.config import Course, Limits, load_course
+from coursekit.plugin import GradingPlugin, Verdict
+from coursekit.results import (
+    RESULTS_DIR,
+    StudentResult,
+    result_from_results,
+    write_grades_csv,
+    write_student_result,
+)
+from coursekit.student import Student
+
+KIT_DATA_MODULE = "temperature_data.py"
+
+
+def run_graders(
+    *, graders_dir: Path, course: Course, student_for_part: Callable[[str], Student], parts: tuple[str, ...] = ()
+) -> tuple[list[Verdict], GradingPlugin]:
+    """Run the hidden graders once for one student; return a verdict per grader test.
+
+    pytest is configured only from graders/pytest.ini (`-c`), never from anything inside a hand-in.
+    """
+    plugin = GradingPlugin(course, student_for_part)
+    args = [
+        str(graders_dir),
+        "-c",
+        str(graders_dir / "pytest.ini"),
+        "--rootdir",
+        str(graders_dir),
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:terminal",
+        "-q",
+    ]
+    if parts:
+        args += ["-k", " or ".join(f"test_{part}" for part in parts)]
+    with contextlib.redirect_stdout(io.StringIO()):
+        pytest.main(args, plugins=[plugin])
+    return plugin.verdicts, plugin
+
+
+@dataclasses.dataclass(frozen=True)
+class GradeOptions:
+    """Everything a grading process needs to grade any hand-in of the batch (sent once per process)."""
+
+    course_dir: Path
+    limits: Limits
+    scratch_dir: Path
+    isolation: str
+
+
+# One warm worker pool per grading process, made by `_start_grading_process`.
+_process_pool: object | None = None
+_process_options: GradeOptions | None = None
+
+
+def _start_grading_process(options: GradeOptions) -> None:
+    global _process_pool, _process_options
+    from coursekit.worker import WorkerPool
+
+    slot_dir = Path(tempfile.mkdtemp(prefix="slot-", dir=options.scratch_dir))
+    _process_pool = WorkerPool(limits=options.limits, scratch_dir=slot_dir, slots=1, isolation=options.isolation)
+    _process_options = options
+
+
+def _grade_in_process(student_id: str, handin_dir: str, problems: tuple[str, ...], late: bool) -> StudentResult:
+    assert _process_pool is not None and _process_options is not None
+    return grade_handin(
+        student_id=student_id,
+        handin_dir=Path(handin_dir),
+        problems=problems,
+        late=late,
+        course_dir=_process_options.course_dir,
+        pool=_process_pool,
+    )
+
+
+def grade_handin(
+    *,
+    student_id: str,
+    handin_dir: Path,
+    course_dir: Path,
+    pool: object,
+    problems: tuple[str, ...] = (),
+    late: bool = False,
+) -> StudentResult:
+    """Grade one unpacked hand-in through `pool` (a coursekit.worker.WorkerPool): one worker session per part."""
+    from coursekit.worker import WorkerPool, WorkerSession
+
+    assert isinstance(pool, WorkerPool)
+    course = load_course(course_dir / "course.yml")
+    started = time.perf_counter()
+    sessions: dict[str, WorkerSession] = {}
+
+    def student_for_part(part: str) -> Student:
+        if part not in sessions:
+            # Parts run one after another: close the previous part's worker before starting the next.
+            for other in list(sessions.values()):
+                other.close()
+            sessions[part] = pool.session(slot=0, handin_dir=handin_dir, part=part)
+        return sessions[part]
+
+    try:
+        verdicts, _ = run_graders(graders_dir=course_dir / "graders", course=course, student_for_part=student_for_part)
+    finally:
+        for session in sessions.values():
+            session.close()
+    output = {part: session.output for part, session in sessions.items()}
+    return StudentResult(
+        student_id=student_id,
+        verdicts=tuple(verdicts),
+        problems=problems,
+        output=output,
+        execution_time=time.perf_counter() - started,
+        late=late,
+    )
+
+
+def failed_result(*, student_id: str, course: Course, problems: tuple[str, ...], late: bool) -> StudentResult:
+    """Zero in every check, with the reason, for a hand-in that could not be graded at all."""
+    return StudentResult(student_id=student_id, verdicts=(), problems=problems, late=late)
+
+
+def read_late_flags(submissions_dir: Path) -> dict[str, bool]:
+    """late.csv (student,late) beside the hand-ins, as written by `coursekit collect`; empty when absent."""
+    path = submissions_dir / "late.csv"
+    if not path.is_file():
+        return {}
+    with path.open(newline="", encoding="utf-8") as file:
+        return {row["student"]: row.get("late", "0").strip() in ("1", "true", "True") for row in csv.DictReader(file)}
+
+
+@dataclasses.dataclass
+class ClassReport:
+    """What a batch did: every student's result, who was skipped as already graded, the isolation in force."""
+
+    results: list[StudentResult]
+    graded: list[str]
+    resumed: list[str]
+    skipped_entries: list[Path]
+    isolation_note: str | None
+    grades_csv: Path
+    seconds: float
+
+
+def grade_class(
+    *,
+    course_dir: Path,
+    submissions_dir: Path,
+    out_dir: Path,
+    jobs: int | None = None,
+    student: str | None = None,
+    force: bool = False,
+    limits: Limits | None = None,
+    isolation: str = "auto",
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> ClassReport:
+    """Grade every hand-in in `submissions_dir` into `out_dir`; return the class report.
+
+    A re-run skips students whose results/<id>.json exists (an interrupted batch resumes) unless `force`.
+    `student` grades that one student only. `on_progress(student_id, done, total)` is called after each.
+    """
+    started = time.perf_counter()
+    course = load_course(course_dir / "course.yml")
+    limits = limits or course.limits
+    jobs = jobs or os.cpu_count() or 1
+    entries, skipped_entries = intake.discover_handins(submissions_dir=submissions_dir)
+    if student is not None:
+        entries = [(sid, path) for sid, path in entries if sid == student]
+        if not entries:
+            raise ValueError(f"no hand-in for student {student!r} in {submissions_dir}")
+    late_flags = read_late_flags(submissions_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results: dict[str, StudentResult] = {}
+    resumed: list[str] = []
+    todo: list[tuple[str, Path]] = []
+    for student_id, source in entries:
+        existing = out_dir / RESULTS_DIR / f"{student_id}.json"
+        if existing.is_file() and not force:
+            results[student_id] = result_from_results(json.loads(existing.read_text()), student_id=student_id)
+            resumed.append(student_id)
+        else:
+            todo.append((student_id, source))
+
+    note: str | None = None
+    with _scratch_space() as scratch:
+        options = GradeOptions(course_dir=course_dir.resolve(), limits=limits, scratch_dir=scratch, isolation=isolation)
+        note = _isolation_note(options) if todo else None
+        done = len(resumed)
+        for result in _grade_all(todo, options=options, course=course, jobs=jobs, late_flags=late_flags):
+            write_student_result(result, course=course, out_dir=out_dir)
+            results[result.student_id] = result
+            done += 1
+            if on_progress is not None:
+                on_progress(result.student_id, done, len(entries))
+    # grades.csv holds every student ever graded into this folder, not only this run's.
+    for path in sorted((out_dir / RESULTS_DIR).glob("*.json")):
+        if path.stem not in results:
+            results[path.stem] = result_from_results(json.loads(path.read_text()), student_id=path.stem)
+    ordered = [results[key] for key in sorted(results)]
+    csv_path = write_grades_csv(ordered, course=course, out_dir=out_dir)
+    return ClassReport(
+        results=ordered,
+        graded=[sid for sid, _ in todo],
+        resumed=resumed,
+        skipped_entries=skipped_entries,
+        isolation_note=note,
+        grades_csv=csv_path,
+        seconds=time.perf_counter() - started,
+    )
+
+
+@contextlib.contextmanager
+def _scratch_space() -> Iterator[Path]:
+    """A private scratch folder for unpacked hand-ins and worker sessions, removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix="coursekit-grade-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _isolation_note(options: GradeOptions) -> str | None:
+    from coursekit.worker import WorkerPool
+
+    probe_dir = Path(tempfile.mkdtemp(prefix="probe-", dir=options.scratch_dir))
+    with WorkerPool(limits=options.limits, scratch_dir=probe_dir, slots=1, isolation=options.isolation) as pool:
+        return pool.isolation_note()
+
+
+def _unpack(
+    student_id: str, source: Path, *, course: Course, course_dir: Path, scratch: Path
+) -> tuple[Path, tuple[str, ...]]:
+    handin = intake.unpack_handin(
+        student_id=student_id, source=source, dest_dir=scratch / "handins" / student_id, limits=course.intake
+    )
+    # The kit's own data loader, never the student's copy.
+    shutil.copy2(course_dir / "solutions" / KIT_DATA_MODULE, handin.directory / KIT_DATA_MODULE)
+    return handin.directory, tuple(problem.message for problem in handin.problems)
+
+
+def _grade_all(
+    todo: list[tuple[str, Path]],
+    *,
+    options: GradeOptions,
+    course: Course,
+    jobs: int,
+    late_flags: dict[str, bool],
+) -> Iterator[StudentResult]:
+    """Yield each student's result as soon as it is ready, in completion order."""
+    unpacked = []
+    for student_id, source in todo:
+        late = late_flags.get(student_id, False)
+        try:
+            directory, problems = _unpack(
+                student_id, source, course=course, course_dir=options.course_dir, scratch=options.scratch_dir
+            )
+        except Exception as error:  # intake reports problems itself; anything else must still give a row
+            yield failed_result(
+                student_id=student_id, course=course, problems=(f"the hand-in could not be read: {error}",), late=late
+            )
+            continue
+        unpacked.append((student_id, directory, problems, late))
+    if not unpacked:
+        return
+    context = multiprocessing.get_context("fork")
+    pending = list(unpacked)
+    attempts: dict[str, int] = {}
+    while pending:
+        with concurrent.futures.ProcessPoolExecutor(
+            max_workers=min(jobs, len(pending)),
+            mp_context=context,
+            initializer=_start_grading_process,
+            initargs=(options,),
+        ) as executor:
+            futures = {
+                executor.submit(_grade_in_process, sid, str(directory), problems, late): (sid, problems, late)
+                for sid, directory, problems, late in pending
+            }
+            pending = []
+            for future in concurrent.futures.as_completed(futures):
+                sid, problems, late = futures[future]
+                try:
+                    yield future.result()
+                except concurrent.futures.process.BrokenProcessPool:
+                    # A grading process died: grade the unfinished hand-ins again in a fresh pool, twice at most.
+                    attempts[sid] = attempts.get(sid, 0) + 1
+                    if attempts[sid] < 2:
+                        pending.append(next(item for item in unpacked if item[0] == sid))
+                    else:
+                        yield failed_result(
+                            student_id=sid,
+                            course=course,
+                            problems=(*problems, "grading failed twice: the grading process died"),
+                            late=late,
+                        )
+                except Exception as error:
+                    yield failed_result(
+                        student_id=sid,
+                        course=course,
+                        problems=(*problems, f"grading failed: {type(error).__name__}: {error}"),
+                        late=late,
+                    )
