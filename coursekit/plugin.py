@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Generator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,6 +61,8 @@ class GradingPlugin:
         self.course_config = course
         self.student_for_part = student_for_part
         self.verdicts: list[Verdict] = []
+        # Plain data a grader hands to the feedback (e.g. "fit": the weights the student's loop reached).
+        self.attachments: dict[str, Any] = {}
 
     def part_of(self, item: pytest.Item) -> tuple[str, str, float]:
         marker = item.get_closest_marker("points")
@@ -73,6 +76,11 @@ class GradingPlugin:
     def student(self, request: pytest.FixtureRequest) -> Student:
         _, part, _ = self.part_of(request.node)
         return self.student_for_part(part)
+
+    @pytest.fixture
+    def attach(self) -> Callable[[str, Any], None]:
+        """`attach(name, plain_data)`: keep data for the student's feedback (the grading pipeline renders it)."""
+        return self.attachments.__setitem__
 
     @pytest.fixture
     def course(self) -> Course:
