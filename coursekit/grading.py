@@ -279,6 +279,26 @@ def _isolation_note(options: GradeOptions) -> str | None:
         return pool.isolation_note()
 
 
+class _NoStudent:
+    def run(self, probe: str, /, **arguments: object) -> dict[str, object]:
+        raise AssertionError("warm-up collects the graders, it runs none")
+
+
+def _warm_up(course_dir: Path, course: Course) -> None:
+    """Import pytest's machinery and the graders once, before the grading processes fork from this one."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot
+
+    plugin = GradingPlugin(course, lambda _part: _NoStudent())
+    graders_dir = course_dir / "graders"
+    args = [str(graders_dir), "-c", str(graders_dir / "pytest.ini"), "--rootdir", str(graders_dir), "--collect-only"]
+    captured = io.StringIO()
+    with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
+        pytest.main([*args, *(f"-pno:{name}" for name in UNUSED_PYTEST_PLUGINS)], plugins=[plugin])
+
+
 def _unpack(
     student_id: str, source: Path, *, course: Course, course_dir: Path, scratch: Path
 ) -> tuple[Path, tuple[str, ...]]:
@@ -314,6 +334,7 @@ def _grade_all(
         unpacked.append((student_id, directory, problems, late))
     if not unpacked:
         return
+    _warm_up(options.course_dir, course)
     context = multiprocessing.get_context("fork")
     pending = list(unpacked)
     attempts: dict[str, int] = {}
