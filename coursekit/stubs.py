@@ -21,7 +21,7 @@ GIVEN_MODULES = ("temperature_data.py",)
 
 
 class FenceError(ValueError):
-    """A solution file's fences cannot be turned into a stub; the message names the file and line."""
+    """A solution file cannot be turned into a stub (missing, malformed fences); the message names the file and line."""
 
 
 class StaleExercisesError(RuntimeError):
@@ -210,15 +210,22 @@ def stub_source(solution_source: str, *, course: Course, filename: str) -> str:
     return stub
 
 
+def _read_solution(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise FenceError(f"solutions/{path.name}: cannot read: {error.strerror}") from None
+
+
 def _expected_exercises(course_dir: Path, course: Course) -> dict[Path, str]:
     solutions = course_dir / "solutions"
     exercises = course_dir / "exercises"
     expected: dict[Path, str] = {}
     for part in course.assignment.parts:
-        source = (solutions / part.file).read_text(encoding="utf-8")
+        source = _read_solution(solutions / part.file)
         expected[exercises / part.file] = stub_source(source, course=course, filename=part.file)
     for filename in GIVEN_MODULES:
-        source = (solutions / filename).read_text(encoding="utf-8")
+        source = _read_solution(solutions / filename)
         blocks = _find_blocks(source.splitlines(keepends=True), filename)
         if blocks:
             raise FenceError(
@@ -233,7 +240,8 @@ def build_exercises(*, course_dir: Path, check_only: bool = False) -> list[Path]
 
     Reads ``course_dir/course.yml`` for the parts and exercise ids. With `check_only`, writes nothing and
     raises `StaleExercisesError` listing every generated file that is missing or differs (returns ``[]``
-    when all are up to date). Raises `FenceError` when a solution's fences are malformed.
+    when all are up to date). Raises `FenceError` when a solution file is missing or its fences are malformed,
+    `coursekit.config.CourseConfigError` when course.yml is.
     """
     course = load_course(course_dir / "course.yml")
     expected = _expected_exercises(course_dir, course)

@@ -283,3 +283,9 @@ def test_a_given_module_with_a_block_is_an_error(course_copy: Path) -> None:
     given.write_text(given.read_text(encoding="utf-8") + "\n### BEGIN SOLUTION\nX = 1\n### END SOLUTION\n")
     with pytest.raises(FenceError, match=r"^temperature_data\.py, line \d+: a module given to students as is"):
         build_exercises(course_dir=course_copy)
+
+
+def test_a_missing_solution_file_is_named(course_copy: Path) -> None:
+    (course_copy / "solutions" / "model.py").unlink()
+    with pytest.raises(FenceError, match=r"^solutions/model\.py: cannot read: No such file"):
+        build_exercises(course_dir=course_copy)
