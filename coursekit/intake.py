@@ -1,0 +1,715 @@
+"""Intake: turn one student's hand-in (a folder, a .zip or a notebook) into a clean folder of contract modules.
+
+`unpack_handin` writes exactly the contract modules it found (activations.py, model.py, training.py) into a
+fresh folder and nothing else, anywhere. Everything wrong with a hand-in becomes a `Problem` whose message
+names the file and says what to do; the rest of the hand-in is still unpacked where it can be. Nothing a
+hand-in contains is executed: sources are checked with `ast.parse` only.
+
+The hand-in is never trusted: zip entry names are never used as paths (a module is written under its contract
+name only), symbolic links are never followed, sizes are measured while reading in chunks (never taken from a
+zip header), and the number of entries looked at is bounded.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import io
+import os
+import re
+import stat
+import tokenize
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import nbformat
+
+from coursekit.config import IntakeLimits
+
+# The contract: the names each module must define (course.yml's exercise names, part by part).
+CONTRACT_NAMES: Mapping[str, tuple[str, ...]] = {
+    "activations.py": ("tanh", "sigmoid", "relu", "leaky_relu", "hardtanh", "softplus"),
+    "model.py": ("TemperatureNet", "count_parameters"),
+    "training.py": ("split_indices", "training_loop", "plot_fit"),
+}
+MODULE_FILES: tuple[str, ...] = tuple(CONTRACT_NAMES)
+HANDIN_SUFFIXES = (".zip", ".ipynb")
+# Files the kit provides itself or that belong to the release's public tests: never worth a remark.
+KIT_FILES = frozenset({"temperature_data.py", "conftest.py"})
+
+# Operating-system and editor droppings, ignored without a word.
+JUNK_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini", "icon\r"})
+JUNK_DIRS = frozenset({"__macosx", "__pycache__", "node_modules", "site-packages"})
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".tar.gz", ".gz", ".bz2", ".xz", ".7z", ".rar")
+# Cell magics whose body is Python: keep the body, comment out the magic line.
+PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})
+
+_CHUNK_BYTES = 64 * 1024
+_MAX_FOLDER_DEPTH = 32
+_DRIVE_LETTER = re.compile(r"^[A-Za-z]:")
+_DEFINITION = re.compile(r"^\s*(?:async\s+def|def|class)\s+([A-Za-z_]\w*)", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with a hand-in. `file` is the contract module it concerns, None for the whole hand-in."""
+
+    file: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class Handin:
+    """One unpacked hand-in: the contract modules written into `directory`, and what was wrong."""
+
+    student_id: str
+    source: Path
+    directory: Path
+    files: tuple[str, ...]
+    problems: tuple[Problem, ...]
+
+
+class HandinConflictError(ValueError):
+    """Two entries of a submissions folder give the same student id (alice.zip and alice/)."""
+
+
+def discover_handins(*, submissions_dir: Path) -> tuple[list[tuple[str, Path]], list[Path]]:
+    """Find the hand-ins in a class's submissions folder: one folder, .zip or .ipynb per student.
+
+    Returns (student id, entry) pairs sorted by id, and the entries skipped: hidden files, symbolic links and
+    stray files that are not hand-ins (a grades .csv, a README). The student id is the entry's name without its
+    extension. Raises `HandinConflictError` naming every pair of entries that give the same id (ignoring case,
+    since results/<id>.json files would collide on macOS and Windows).
+    """
+    found: list[tuple[str, Path]] = []
+    skipped: list[Path] = []
+    for entry in sorted(submissions_dir.iterdir()):
+        name = entry.name
+        if name.startswith((".", "~$")) or name.lower() in JUNK_DIRS or entry.is_symlink():
+            skipped.append(entry)
+        elif entry.is_dir():
+            found.append((name, entry))
+        elif entry.is_file() and entry.suffix.lower() in HANDIN_SUFFIXES and entry.stem:
+            found.append((entry.stem, entry))
+        else:
+            skipped.append(entry)
+    by_id: dict[str, list[Path]] = {}
+    for student_id, entry in found:
+        by_id.setdefault(student_id.casefold(), []).append(entry)
+    conflicts = [paths for paths in by_id.values() if len(paths) > 1]
+    if conflicts:
+        lines = [" and ".join(_entry_label(path) for path in paths) for paths in conflicts]
+        raise HandinConflictError(
+            f"{submissions_dir}: more than one hand-in for the same student: {'; '.join(lines)}. "
+            "Keep one hand-in per student and grade again."
+        )
+    return sorted(found, key=lambda pair: pair[0]), skipped
+
+
+def _entry_label(path: Path) -> str:
+    return f"{path.name}/" if path.is_dir() else path.name
+
+
+def unpack_handin(*, student_id: str, source: Path, dest_dir: Path, limits: IntakeLimits) -> Handin:
+    """Unpack one hand-in into `dest_dir`, a fresh folder this creates (an existing one must be empty).
+
+    Writes only the contract modules found (activations.py, model.py, training.py), each under its contract
+    name, and reports everything wrong as a `Problem`: unsafe or linked zip entries, size and entry limits,
+    nested archives, damaged or encrypted zips, duplicate or oddly cased module names, broken notebooks,
+    sources that are not UTF-8, contain NUL bytes or do not parse (still written, so the grader reports the
+    same), missing modules and empty hand-ins.
+    """
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    if any(dest_dir.iterdir()):
+        raise FileExistsError(f"{dest_dir} is not empty: intake unpacks into a fresh folder")
+    intake = _Intake(source=source, dest_dir=dest_dir, limits=limits)
+    if source.is_symlink():
+        intake.report(None, f"{source.name} is a symbolic link; hand in the file itself")
+    elif source.is_dir():
+        intake.unpack_members(_folder_members(source, intake), where=f"{source.name}/")
+    elif source.is_file() and source.suffix.lower() == ".zip":
+        intake.unpack_zip()
+    elif source.is_file() and source.suffix.lower() == ".ipynb":
+        intake.unpack_notebook()
+    else:
+        intake.report(
+            None, f"{source.name} is not a hand-in: hand in a .zip, a folder or a .ipynb notebook holding your modules"
+        )
+    return Handin(
+        student_id=student_id,
+        source=source,
+        directory=dest_dir,
+        files=tuple(name for name in MODULE_FILES if name in intake.written),
+        problems=tuple(intake.problems),
+    )
+
+
+@dataclass(frozen=True)
+class _Member:
+    """One regular file of a hand-in, not yet read."""
+
+    parts: tuple[str, ...]
+    size: int  # as declared (zip header or stat): used only to skip files, never to bound a read
+    open: Callable[[], IO[bytes]]
+    encrypted: bool = False
+
+    @property
+    def path(self) -> str:
+        return "/".join(self.parts)
+
+    @property
+    def name(self) -> str:
+        return self.parts[-1]
+
+
+class _LimitExceeded(Exception):
+    """A read went past the hand-in's size budget."""
+
+
+class _Intake:
+    """The state of one unpacking: the size budget, what was written and the problems found."""
+
+    def __init__(self, *, source: Path, dest_dir: Path, limits: IntakeLimits) -> None:
+        self.source = source
+        self.dest_dir = dest_dir
+        self.limits = limits
+        self.budget = int(limits.max_total_mb * 1024 * 1024)
+        self.problems: list[Problem] = []
+        self.written: set[str] = set()
+
+    @property
+    def limit_text(self) -> str:
+        return f"{self.limits.max_total_mb:g} MB"
+
+    def report(self, file: str | None, message: str) -> None:
+        self.problems.append(Problem(file, message))
+
+    def read(self, stream: IO[bytes]) -> bytes:
+        """Read a whole stream in chunks, charging the hand-in's budget as it goes."""
+        chunks = []
+        with stream:
+            while chunk := stream.read(min(_CHUNK_BYTES, self.budget + 1)):
+                if len(chunk) > self.budget:
+                    raise _LimitExceeded
+                self.budget -= len(chunk)
+                chunks.append(chunk)
+        return b"".join(chunks)
+
+    def write_module(self, module: str, data: bytes, *, origin: str) -> None:
+        """Check a module's source without running it, then write it under its contract name."""
+        for message in _source_problems(module, data, origin=origin):
+            self.report(module, message)
+        # "xb": never through a link or over a file that was not ours.
+        with open(self.dest_dir / module, "xb") as target:
+            target.write(data)
+        self.written.add(module)
+
+    # -- zips ------------------------------------------------------------------------------------------------
+
+    def unpack_zip(self) -> None:
+        name = self.source.name
+        size = self.source.stat().st_size
+        if size > self.budget:
+            self.report(
+                None,
+                f"{name} is {_megabytes(size)}, over the {self.limit_text} limit for a hand-in: "
+                "hand in a zip of activations.py, model.py and training.py only",
+            )
+            return
+        try:
+            archive = zipfile.ZipFile(self.source)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError) as error:
+            self.report(
+                None,
+                f"{name} is not a readable zip file (it may be truncated, or not a zip at all: {_reason(error)}); "
+                "create the zip again and hand it in again",
+            )
+            return
+        with archive:
+            self.unpack_members(_zip_members(archive, self), where=name)
+
+    # -- folders and zips alike ------------------------------------------------------------------------------
+
+    def unpack_members(self, members: Iterator[_Member], *, where: str) -> None:
+        """Pick each contract module among a folder's or zip's files, read it (bounded) and write it."""
+        candidates: dict[str, list[_Member]] = {module: [] for module in MODULE_FILES}
+        notebooks: list[_Member] = []
+        others: list[_Member] = []
+        for member in members:
+            lower = member.name.lower()
+            if lower in candidates:
+                if member.encrypted:
+                    self.report(
+                        lower,
+                        f"{member.path} in {where} is password-protected, so it cannot be read: "
+                        "hand in a zip without a password",
+                    )
+                else:
+                    candidates[lower].append(member)
+            elif lower.endswith(ARCHIVE_SUFFIXES):
+                self.report(
+                    None,
+                    f"{member.path} in {where} is an archive inside the hand-in; it was not unpacked: "
+                    "put activations.py, model.py and training.py themselves in the hand-in",
+                )
+            elif lower.endswith(".ipynb"):
+                notebooks.append(member)
+            else:
+                others.append(member)
+                if member.size > self.budget:
+                    self.report(
+                        None,
+                        f"{member.path} in {where} is {_megabytes(member.size)}, over the {self.limit_text} limit "
+                        "for a hand-in; it was ignored: leave data and large files out of the hand-in",
+                    )
+        chosen_dirs: set[tuple[str, ...]] = set()
+        for module in MODULE_FILES:
+            chosen = self._choose(module, candidates[module], where=where)
+            if chosen is None:
+                continue
+            chosen_dirs.add(chosen.parts[:-1])
+            data = self._read_member(module, chosen, where=where)
+            if data is not None:
+                self.write_module(module, data, origin=chosen.path)
+        self._report_helper_modules(others, chosen_dirs, where=where)
+        missing = [module for module in MODULE_FILES if not candidates[module]]
+        if missing and notebooks:
+            self._unpack_inner_notebook(notebooks, missing, where=where)
+            if not self.written:
+                return  # the notebook's own problems say why
+        accounted = {problem.file for problem in self.problems} | self.written
+        if not accounted & set(MODULE_FILES):
+            seen = ", ".join(member.path for member in others[:5]) or "nothing"
+            self.report(
+                None,
+                f"{where} holds no activations.py, model.py or training.py (it holds: {seen}"
+                f"{', ...' if len(others) > 5 else ''}): hand in those files, at the zip's root or in one folder",
+            )
+            return
+        for module in (module for module in missing if module not in accounted):
+            self.report(module, f"{module} was not handed in: add {module} to your hand-in, next to your other modules")
+
+    def _choose(self, module: str, members: list[_Member], *, where: str) -> _Member | None:
+        """The shallowest copy of a module wins, then the exactly named one, then the first by path."""
+        if not members:
+            return None
+        ranked = sorted(members, key=lambda member: (len(member.parts), member.name != module, member.path))
+        chosen = ranked[0]
+        if len(ranked) > 1:
+            paths = ", ".join(member.path for member in ranked)
+            self.report(
+                module,
+                f"{where} holds {len(ranked)} files named {module} ({paths}); {chosen.path} was graded: "
+                "hand in only one",
+            )
+        if chosen.name != module:
+            self.report(
+                module,
+                f"{chosen.path} in {where} was graded as {module}: Python module names are case-sensitive, "
+                f"so name the file {module}",
+            )
+        return chosen
+
+    def _read_member(self, module: str, member: _Member, *, where: str) -> bytes | None:
+        try:
+            return self.read(member.open())
+        except _LimitExceeded:
+            self.report(
+                module,
+                f"{member.path} in {where} unpacks to more than the {self.limit_text} limit for a hand-in; "
+                f"it was not unpacked: hand in the source file {module} only",
+            )
+        except (zipfile.BadZipFile, EOFError, zlib.error, OSError, RuntimeError, NotImplementedError) as error:
+            self.report(
+                module,
+                f"{member.path} in {where} could not be read ({_reason(error)}): "
+                "create the hand-in again and hand it in again",
+            )
+        return None
+
+    def _report_helper_modules(self, others: list[_Member], chosen_dirs: set[tuple[str, ...]], *, where: str) -> None:
+        """Other .py files beside the modules are not graded: code imported from them will be missing."""
+        for member in others:
+            name = member.name
+            if (
+                member.parts[:-1] in chosen_dirs
+                and name.endswith(".py")
+                and name not in KIT_FILES
+                and not name.startswith("test_")
+            ):
+                self.report(
+                    None,
+                    f"{member.path} in {where} was ignored: only activations.py, model.py and training.py are "
+                    "graded, so move any code they need from it into them",
+                )
+
+    def _unpack_inner_notebook(self, notebooks: list[_Member], missing: list[str], *, where: str) -> None:
+        notebook = min(notebooks, key=lambda member: (len(member.parts), member.path))
+        if len(notebooks) > 1:
+            self.report(
+                None,
+                f"{where} holds {len(notebooks)} notebooks; only {notebook.path} was read: hand in one notebook",
+            )
+        try:
+            data = self.read(notebook.open())
+        except _LimitExceeded:
+            self.report(None, f"{notebook.path} in {where} is over the {self.limit_text} limit for a hand-in")
+            return
+        except (zipfile.BadZipFile, EOFError, zlib.error, OSError, RuntimeError, NotImplementedError) as error:
+            self.report(None, f"{notebook.path} in {where} could not be read ({_reason(error)})")
+            return
+        self._write_notebook_modules(data, label=f"{notebook.path} in {where}", only=missing)
+
+    # -- notebooks ---------------------------------------------------------------------------------------------
+
+    def unpack_notebook(self) -> None:
+        name = self.source.name
+        size = self.source.stat().st_size
+        if size > self.budget:
+            self.report(
+                None,
+                f"{name} is {_megabytes(size)}, over the {self.limit_text} limit for a hand-in: "
+                "clear the notebook's outputs (Edit > Clear All Outputs), save it and hand it in again",
+            )
+            return
+        try:
+            data = self.read(_open_regular_file(str(self.source)))
+        except _LimitExceeded:
+            self.report(None, f"{name} is over the {self.limit_text} limit for a hand-in")
+            return
+        self._write_notebook_modules(data, label=name, only=list(MODULE_FILES))
+
+    def _write_notebook_modules(self, data: bytes, *, label: str, only: list[str]) -> None:
+        code, problems = notebook_code(data, label=label)
+        self.problems.extend(problems)
+        if code is None:
+            return
+        defined = code.defined_names
+        source = code.source
+        wanted = [module for module in only if defined & set(CONTRACT_NAMES[module])]
+        if not wanted:
+            names = ", ".join(name for module in only for name in CONTRACT_NAMES[module])
+            self.report(
+                None,
+                f"{label} defines none of {names}: write your code in the notebook's code cells, keeping those names",
+            )
+            return
+        for module in wanted:
+            self.write_module(module, source.encode("utf-8"), origin=label)
+        for module in only:
+            if module not in wanted:
+                names = ", ".join(CONTRACT_NAMES[module])
+                self.report(module, f"{module} was not handed in: {label} defines none of {names}")
+
+
+# -- zip and folder listings -------------------------------------------------------------------------------------
+
+
+def _zip_members(archive: zipfile.ZipFile, intake: _Intake) -> Iterator[_Member]:
+    """The zip's regular files, minus junk; unsafe names and links are reported, never followed."""
+    name = intake.source.name
+    infos = archive.infolist()
+    if len(infos) > intake.limits.max_entries:
+        intake.report(
+            None,
+            f"{name} has {len(infos)} entries, more than the limit of {intake.limits.max_entries}; only the first "
+            f"{intake.limits.max_entries} were looked at: hand in a zip of activations.py, model.py and training.py",
+        )
+        infos = infos[: intake.limits.max_entries]
+    for info in infos:
+        filename = info.filename
+        if filename.endswith(("/", "\\")):
+            continue
+        unsafe = _unsafe_reason(filename)
+        if unsafe is not None:
+            intake.report(
+                None,
+                f"{name} holds an entry with an unsafe path ({filename!r}: {unsafe}); it was ignored: "
+                "zip the files from their own folder",
+            )
+            continue
+        parts = tuple(part for part in re.split(r"[/\\]", filename) if part not in ("", "."))
+        if not parts or _is_junk(parts):
+            continue
+        if stat.S_ISLNK(info.external_attr >> 16):
+            intake.report(
+                _module_of(parts[-1]),
+                f"{'/'.join(parts)} in {name} is a symbolic link; it was not followed: put the file itself in the zip",
+            )
+            continue
+        yield _Member(
+            parts=parts,
+            size=info.file_size,
+            open=functools.partial(archive.open, info),
+            encrypted=bool(info.flag_bits & 0x1),
+        )
+
+
+def _unsafe_reason(filename: str) -> str | None:
+    """Why a zip entry's name could reach outside the folder it is unpacked into (None: it cannot)."""
+    if filename.startswith(("/", "\\")):
+        return "an absolute path"
+    if _DRIVE_LETTER.match(filename):
+        return "a drive letter"
+    if ".." in re.split(r"[/\\]", filename):
+        return "it climbs out of the folder with '..'"
+    if "\x00" in filename:
+        return "a NUL character"
+    return None
+
+
+def _folder_members(root: Path, intake: _Intake) -> Iterator[_Member]:
+    """A folder's regular files, minus junk, without following symbolic links, at most max_entries looked at."""
+    seen = 0
+
+    def walk(directory: Path, parts: tuple[str, ...]) -> Iterator[_Member]:
+        nonlocal seen
+        try:
+            entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+        except OSError as error:
+            intake.report(None, f"{root.name}/{'/'.join(parts)} could not be read ({_reason(error)})")
+            return
+        for entry in entries:
+            seen += 1
+            if seen > intake.limits.max_entries:
+                if seen == intake.limits.max_entries + 1:
+                    intake.report(
+                        None,
+                        f"{root.name}/ has more than {intake.limits.max_entries} entries; only the first "
+                        f"{intake.limits.max_entries} were looked at: hand in activations.py, model.py and "
+                        "training.py only",
+                    )
+                return
+            entry_parts = (*parts, entry.name)
+            if _is_junk(entry_parts):
+                continue
+            label = f"{root.name}/{'/'.join(entry_parts)}"
+            if entry.is_symlink():
+                intake.report(
+                    _module_of(entry.name), f"{label} is a symbolic link; it was not followed: hand in the file itself"
+                )
+            elif entry.is_dir(follow_symlinks=False):
+                if len(entry_parts) < _MAX_FOLDER_DEPTH:
+                    yield from walk(Path(entry.path), entry_parts)
+            elif entry.is_file(follow_symlinks=False):
+                yield _Member(
+                    parts=entry_parts,
+                    size=entry.stat(follow_symlinks=False).st_size,
+                    open=functools.partial(_open_regular_file, entry.path),
+                )
+            else:
+                intake.report(_module_of(entry.name), f"{label} is not a regular file; it was ignored")
+
+    return walk(root, ())
+
+
+def _open_regular_file(path: str) -> IO[bytes]:
+    """Open a file for reading, refusing a link or anything that is not a regular file (a FIFO would block)."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise OSError(f"{os.path.basename(path)} is not a regular file")
+    return os.fdopen(descriptor, "rb")
+
+
+def _is_junk(parts: tuple[str, ...]) -> bool:
+    """macOS resource forks and metadata, editor and VCS folders, caches: nothing a student wrote."""
+    name = parts[-1].lower()
+    if name in JUNK_NAMES or name in JUNK_DIRS or name.startswith("._") or name.endswith((".pyc", "~")):
+        return True
+    return any(part.lower() in JUNK_DIRS or part.startswith(".") for part in parts[:-1]) or name.startswith(".")
+
+
+def _module_of(name: str) -> str | None:
+    return name.lower() if name.lower() in CONTRACT_NAMES else None
+
+
+# -- checking sources ----------------------------------------------------------------------------------------------
+
+
+def _source_problems(module: str, data: bytes, *, origin: str) -> list[str]:
+    """What stops a module's source from importing, found without running it."""
+    shown = module if origin.lower().endswith(module) else f"{module} (from {origin})"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return [f"{shown} is saved as UTF-16 text: save it as UTF-8 and hand it in again"]
+    if b"\x00" in data:
+        return [f"{shown} contains NUL bytes, so it is not a Python source file: hand in the .py file itself"]
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        text = data.decode(encoding)
+    except (SyntaxError, LookupError, UnicodeDecodeError):
+        return [f"{shown} is not UTF-8 text (saved as Latin-1?): save it as UTF-8 in your editor and hand it in again"]
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        ast.parse(text, filename=module)
+    except SyntaxError as error:
+        return [f"{shown}: SyntaxError at line {error.lineno}: {error.msg}"]
+    except (ValueError, RecursionError, MemoryError) as error:
+        return [f"{shown} cannot be parsed as Python: {_reason(error)}"]
+    return []
+
+
+# -- notebooks -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NotebookCode:
+    """A notebook as one Python source, and the names its code cells define at module level."""
+
+    source: str
+    defined_names: frozenset[str]
+
+
+def notebook_code(data: bytes, *, label: str) -> tuple[NotebookCode | None, list[Problem]]:
+    """The Python source of a notebook: its code cells in order, each under a `# %% code cell N` header.
+
+    IPython magics (`%...`) and shell escapes (`!...`) are commented out; a cell that still does not parse is
+    commented out whole and reported, so one broken cell does not stop the other cells' code from being
+    graded (its `def`/`class` names still count as defined, so the module is written and the grader says what
+    is missing). Returns None, with the problem, when the data is not a readable notebook. `label` names the
+    notebook in messages.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None, [Problem(None, f"{label} is not UTF-8 text, so it is not a notebook: save it from Jupyter again")]
+    try:
+        notebook = nbformat.reads(text, as_version=4)
+    except nbformat.reader.NotJSONError:
+        return None, [
+            Problem(None, f"{label} is not valid JSON (is it truncated?): save the notebook from Jupyter again")
+        ]
+    except Exception as error:  # nbformat raises whatever its converters hit on JSON that is not a notebook
+        return None, [Problem(None, f"{label} is not a Jupyter notebook ({_reason(error)}): hand in your .ipynb file")]
+    problems: list[Problem] = []
+    try:
+        nbformat.validate(notebook)
+    except nbformat.ValidationError as error:
+        problems.append(
+            Problem(
+                None,
+                f"{label} is not a valid Jupyter notebook ({_reason(error)}): "
+                "open it in Jupyter, save it and hand it in again",
+            )
+        )
+    cells = notebook.get("cells")
+    if not isinstance(cells, list):
+        return None, problems
+    pieces = []
+    defined: set[str] = set()
+    for number, cell in enumerate(cells, start=1):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        raw = cell.get("source", "")
+        cell_source = "".join(str(line) for line in raw) if isinstance(raw, list) else str(raw)
+        code, names, problem = _cell_code(cell_source, label=label, number=number)
+        defined |= names
+        if problem is not None:
+            problems.append(problem)
+        pieces.append(f"# %% code cell {number}\n{code.rstrip()}\n")
+    return NotebookCode(source="\n".join(pieces), defined_names=frozenset(defined)), problems
+
+
+def _cell_code(source: str, *, label: str, number: int) -> tuple[str, set[str], Problem | None]:
+    """A cell as plain Python and the names it defines; magics commented out, or all of it when it does not parse."""
+    for code in (source, _comment_out_magics(source)):
+        tree = _parse(code)
+        if tree is not None:
+            collector = _ModuleLevelNames()
+            collector.visit(tree)
+            return code, collector.names, None
+    converted = _comment_out_magics(source)
+    try:
+        ast.parse(converted)
+        detail = "it cannot be parsed"
+    except SyntaxError as error:
+        detail = f"SyntaxError at line {error.lineno}: {error.msg}"
+    except (ValueError, RecursionError, MemoryError) as error:
+        detail = _reason(error)
+    first_line = next((line.strip() for line in source.splitlines() if line.strip()), "")
+    defined = set(_DEFINITION.findall(source))
+    modules = [module for module in MODULE_FILES if defined & set(CONTRACT_NAMES[module])]
+    problem = Problem(
+        modules[0] if len(modules) == 1 else None,
+        f"{label}, code cell {number} (starting `{first_line[:60]}`): {detail}; the cell was left out: "
+        "fix it, run the notebook from the top and hand it in again",
+    )
+    commented = "\n".join(f"# {line}" if line else "#" for line in source.splitlines())
+    return commented, defined, problem
+
+
+def _comment_out_magics(source: str) -> str:
+    lines = source.splitlines()
+    first = next((index for index, line in enumerate(lines) if line.strip()), None)
+    if first is not None and lines[first].lstrip().startswith("%%"):
+        magic = lines[first].lstrip()[2:].split(maxsplit=1)
+        if magic and magic[0] in PYTHON_CELL_MAGICS:
+            lines[first] = f"# {lines[first].strip()}"
+        else:
+            return "\n".join(f"# {line}" for line in lines)
+    converted = []
+    for line in lines:
+        stripped = line.lstrip()
+        if stripped.startswith(("%", "!")):
+            indent = line[: len(line) - len(stripped)]
+            # Inside a block, `pass` keeps the block's body non-empty.
+            converted.append(f"{indent}pass  # {stripped}" if indent else f"# {stripped}")
+        else:
+            converted.append(line)
+    return "\n".join(converted)
+
+
+def _parse(source: str) -> ast.Module | None:
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+class _ModuleLevelNames(ast.NodeVisitor):
+    """Names defined at module level (def, class, assignment), not those inside functions; imports do not count."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self.names.add(node.name)
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
+        self.names.add(node.name)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self.names.add(node.name)
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        return
+
+    def visit_ListComp(self, node: ast.ListComp) -> None:
+        return
+
+    def visit_SetComp(self, node: ast.SetComp) -> None:
+        return
+
+    def visit_DictComp(self, node: ast.DictComp) -> None:
+        return
+
+    def visit_GeneratorExp(self, node: ast.GeneratorExp) -> None:
+        return
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Store):
+            self.names.add(node.id)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def _reason(error: BaseException) -> str:
+    text = getattr(error, "message", None) or str(error) or type(error).__name__
+    return " ".join(str(text).split())[:200]
