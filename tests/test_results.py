@@ -1,0 +1,95 @@
+"""Results files: Gradescope's schema, grades.csv, feedback, atomic writes, and reading a result back."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from coursekit.config import load_course
+from coursekit.plugin import Verdict
+from coursekit.results import (
+    StudentResult,
+    grades_csv,
+    gradescope_results,
+    result_from_results,
+    write_atomically,
+    write_student_result,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+COURSE = load_course(REPO / "course.yml")
+
+
+def _verdict(exercise: str, part: str, passed: bool, points: float, message: str = "") -> Verdict:
+    return Verdict(
+        test_id=f"test_{exercise}",
+        name=f"{exercise} a check",
+        exercise=exercise,
+        part=part,
+        max_score=points,
+        score=points if passed else 0.0,
+        passed=passed,
+        message=message,
+    )
+
+
+RESULT = StudentResult(
+    student_id="alice",
+    verdicts=(
+        _verdict("1.1", "activations", True, 5),
+        _verdict("2.1", "model", False, 2.5, "forward returned shape [3] for input [3, 1]: keep the batch dimension"),
+        _verdict("3.2", "training", True, 20),
+    ),
+    problems=("training.py: SyntaxError at line 3: expected ':'",),
+    output={"training": "Epoch 1, Training loss 3.0\n"},
+    execution_time=1.23456,
+    late=True,
+)
+
+
+def test_results_follow_gradescopes_schema() -> None:
+    data = gradescope_results(RESULT, course=COURSE)
+    assert set(data) >= {"score", "execution_time", "output", "tests"}
+    assert data["score"] == 25 and data["execution_time"] == 1.235
+    assert data["visibility"] in ("visible", "hidden", "after_due_date", "after_published")
+    for test in data["tests"]:
+        assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility", "tags"}
+        assert test["status"] in ("passed", "failed")
+        assert test["tags"][0] in ("activations", "model", "training")
+    failed = data["tests"][1]
+    assert failed["status"] == "failed" and failed["score"] == 0 and failed["max_score"] == 2.5
+    assert "keep the batch dimension" in failed["output"]
+    assert "SyntaxError at line 3" in data["output"]
+
+
+def test_a_result_reads_back_as_written(tmp_path: Path) -> None:
+    write_student_result(RESULT, course=COURSE, out_dir=tmp_path)
+    data = json.loads((tmp_path / "results" / "alice.json").read_text())
+    back = result_from_results(data, student_id="alice")
+    assert back.part_scores(COURSE) == RESULT.part_scores(COURSE)
+    assert back.problems == RESULT.problems and back.late
+    feedback = (tmp_path / "feedback" / "alice.md").read_text()
+    assert "FAILED (0/2.5) 2.1 a check" in feedback and "keep the batch dimension" in feedback
+    assert "Epoch 1, Training loss 3.0" in feedback
+
+
+def test_grades_csv_has_a_row_per_student_and_a_column_per_part() -> None:
+    empty = StudentResult(student_id="bob", verdicts=(), problems=("the hand-in could not be read",))
+    lines = grades_csv([RESULT, empty], course=COURSE).splitlines()
+    assert lines[0] == "student,activations,model,training,total,max_total,late,errors"
+    assert lines[1] == "alice,5,0,20,25,100,1,training.py: SyntaxError at line 3: expected ':'"
+    assert lines[2] == "bob,0,0,0,0,100,0,the hand-in could not be read"
+
+
+def test_an_interrupted_write_leaves_the_old_file_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "grades.csv"
+    target.write_text("old\n")
+
+    def interrupted(_fd: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("os.fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomically(target, b"new, half written")
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["grades.csv"]
