@@ -102,39 +102,31 @@ def _enclosing(body: list[ast.stmt], line: int, indent: int, last_line: int) -> 
     return None
 
 
-def _qualified_name(tree: ast.Module, block: _Block, last_line: int) -> tuple[str, str] | None:
-    """(top-level name, name shown to the student) of the def/class around the block, or None."""
+@dataclass(frozen=True)
+class _Owner:
+    """The exercise code around a block: its top-level name, the name the student reads, where the spec is."""
+
+    top_name: str
+    shown_name: str
+    spec: str
+
+
+def _owner(tree: ast.Module, block: _Block, last_line: int) -> _Owner | None:
+    """The top-level function, or method of a top-level class, whose body holds the block; None for any other place.
+
+    A block directly in a class body is refused too: its raise would run when the stub is imported.
+    """
     indent = len(block.indent)
     top = _enclosing(tree.body, block.begin, indent, last_line)
-    if not isinstance(top, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        return None
+    if isinstance(top, ast.FunctionDef | ast.AsyncFunctionDef):
+        spec = "see the docstring" if ast.get_docstring(top) else "see the module docstring"
+        return _Owner(top.name, top.name, spec)
     if isinstance(top, ast.ClassDef):
         method = _enclosing(top.body, block.begin, indent, top.end_lineno or last_line)
         if isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef):
-            return top.name, f"{top.name}.{method.name}"
-    return top.name, top.name
-
-
-def _has_docstring(tree: ast.Module, shown_name: str) -> bool:
-    """Whether the function a student implements carries its own docstring (a bare __init__ does not)."""
-    parts = shown_name.split(".")
-    body: list[ast.stmt] = tree.body
-    node: ast.stmt | None = None
-    for part in parts:
-        node = next(
-            (
-                n
-                for n in body
-                if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and n.name == part
-            ),
-            None,
-        )
-        if node is None:
-            return False
-        body = node.body
-    return (
-        isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and ast.get_docstring(node) is not None
-    )
+            spec = "see the docstring" if ast.get_docstring(method) else "see the class docstring"
+            return _Owner(top.name, f"{top.name}.{method.name}", spec)
+    return None
 
 
 def _string_literal(text: str) -> str:
@@ -169,18 +161,16 @@ def stub_source(solution_source: str, *, course: Course, filename: str) -> str:
     replacements: dict[int, _Block] = {}
     fenced_names: set[str] = set()
     for block in blocks:
-        names = _qualified_name(tree, block, last_line)
-        if names is None or names[0] not in exercises:
-            where = f"inside {names[1]}" if names else "outside any top-level function or class"
+        owner = _owner(tree, block, last_line)
+        if owner is None or owner.top_name not in exercises:
+            where = f"inside {owner.shown_name}" if owner else "outside any top-level function or method"
             contract = ", ".join(exercises) or f"none: {filename} is not a part's file in course.yml"
             raise FenceError(
                 f"{filename}, line {block.begin}: solution block {where}, which is not one of the part's "
                 f"exercise names in course.yml ({contract})"
             )
-        top_name, shown_name = names
-        fenced_names.add(top_name)
-        see = "see the docstring" if _has_docstring(tree, shown_name) else "see the class docstring"
-        message = f"Exercise {exercises[top_name].id}: implement {shown_name} ({see})"
+        fenced_names.add(owner.top_name)
+        message = f"Exercise {exercises[owner.top_name].id}: implement {owner.shown_name} ({owner.spec})"
         replacements[block.begin] = block
         lines[block.begin - 1] = f"{block.indent}raise NotImplementedError({_string_literal(message)})\n"
 

@@ -215,7 +215,7 @@ def fenced_error(source: str, course: Course, filename: str = "activations.py") 
     [
         pytest.param(
             '"""A part."""\n### BEGIN SOLUTION\nX = 1\n### END SOLUTION\n',
-            r"^activations\.py, line 2: solution block outside any top-level function or class",
+            r"^activations\.py, line 2: solution block outside any top-level function or method",
             id="module-level",
         ),
         pytest.param(
@@ -289,3 +289,12 @@ def test_a_missing_solution_file_is_named(course_copy: Path) -> None:
     (course_copy / "solutions" / "model.py").unlink()
     with pytest.raises(FenceError, match=r"^solutions/model\.py: cannot read: No such file"):
         build_exercises(course_dir=course_copy)
+
+
+def test_a_block_in_a_class_body_is_an_error(course: Course) -> None:
+    source = (REPO / "solutions" / "model.py").read_text(encoding="utf-8")
+    source = source.replace(
+        "    def __init__", "    ### BEGIN SOLUTION\n    scale = 1.0\n    ### END SOLUTION\n\n    def __init__"
+    )
+    message = fenced_error(source, course, filename="model.py")
+    assert re.match(r"^model\.py, line \d+: solution block outside any top-level function or method", message)
