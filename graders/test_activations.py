@@ -1,0 +1,648 @@
+"""Hidden graders for Exercise 1, the activation functions (part `activations`, 30 points, 5 per function).
+
+Every check sends inputs chosen here (fresh random tensors, large magnitudes, 0-d and empty tensors) to the
+student's function through the `value_and_grad` probe and judges the plain data that comes back against
+torch's own activation, computed in this process. Inputs stay clear of kinks (relu and leaky_relu at 0,
+hardtanh at its bounds, softplus where beta * x == threshold): there any subgradient is fine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from coursekit.student import Student
+
+# A fresh stream per grading run: a hand-in cannot be tuned to fixed inputs.
+_GENERATOR = torch.Generator().manual_seed(int.from_bytes(os.urandom(8), "little") % 2**63)
+
+# Values may differ from torch by tolerance * max(1, |expected|): a few float32 ulps, or float64 round-off
+# (tanh via (1 - e) / (1 + e) with e = exp(-2|x|) loses ~1e-7 absolute near 0 in float32).
+_TOLERANCE = {torch.float32: 1e-5, torch.float64: 1e-10}
+
+# A step of 1e-6 in float64 keeps the central difference's error near 1e-10, far below the 1e-6 it must meet.
+_FD_STEP = 1e-6
+_FD_TOLERANCE = 1e-6
+
+# Kinks and discontinuities stay at least this far from every random input.
+_KINK_MARGIN = 1e-3
+
+# One row per scale: tiny, moderate and saturating inputs in every random batch.
+_SCALES = (0.01, 0.3, 1.0, 3.0, 10.0, 30.0)
+
+_LARGE = {
+    torch.float32: (1e4, 500.0, 89.0, 88.7, 50.0, 30.5),  # e^88.8 overflows float32
+    torch.float64: (1e4, 750.0, 710.0, 500.0, 50.0),  # e^709.8 overflows float64
+}
+
+# ATen operators behind torch's own activations (Tensor methods, torch.*, torch.special.*, nn.*, F.*).
+_FORBIDDEN_OPS = {
+    "tanh": "torch.tanh / Tensor.tanh / nn.Tanh",
+    "sigmoid": "torch.sigmoid / Tensor.sigmoid / torch.special.expit / nn.Sigmoid",
+    "relu": "torch.relu / F.relu / nn.ReLU",
+    "leaky_relu": "F.leaky_relu / nn.LeakyReLU",
+    "hardtanh": "F.hardtanh / F.relu6 / nn.Hardtanh",
+    "softplus": "F.softplus / nn.Softplus",
+    "elu": "F.elu",
+    "celu": "F.celu",
+    "selu": "F.selu",
+    "gelu": "F.gelu",
+    "silu": "F.silu",
+    "mish": "F.mish",
+    "log_sigmoid": "F.logsigmoid",
+    "log_sigmoid_forward": "F.logsigmoid",
+    "hardsigmoid": "F.hardsigmoid",
+    "hardswish": "F.hardswish",
+    "threshold": "F.threshold",
+    "rrelu": "F.rrelu",
+    "rrelu_with_noise": "F.rrelu",
+    "prelu": "F.prelu",
+    "_prelu_kernel": "F.prelu",
+    "special_expit": "torch.special.expit",
+    "logit": "torch.logit",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Activation:
+    """What the graders know about one contract function."""
+
+    name: str
+    torch_name: str
+    reference: Callable[..., Tensor]
+    kinks: Callable[[dict[str, Any]], list[float]]
+    overflow_hint: str
+    # (mistaken formula, hint): a wrong result that matches one of these gets its hint.
+    mistakes: Callable[[Tensor, dict[str, Any]], list[tuple[Tensor, str]]] = lambda _x, _kwargs: []
+    elementary: str = "torch.exp, torch.where and arithmetic"
+
+
+def _softplus_mistakes(x: Tensor, kwargs: dict[str, Any]) -> list[tuple[Tensor, str]]:
+    beta = float(kwargs.get("beta", 1.0))
+    threshold = float(kwargs.get("threshold", 20.0))
+    z = beta * x
+    smooth = (z.clamp(min=0) + torch.log1p(torch.exp(-z.abs()))) / beta
+    return [
+        (smooth, "softplus ignores threshold: for beta*x > threshold torch returns x itself"),
+        (F.softplus(x, 1.0, threshold), "softplus ignores beta: it is log(1 + e^(beta*x)) / beta"),
+        (smooth * beta, "softplus forgets to divide by beta: it is log(1 + e^(beta*x)) / beta"),
+        (
+            torch.where(x > threshold, x, smooth),
+            "softplus compares x with threshold: torch returns x where beta * x > threshold",
+        ),
+    ]
+
+
+def _leaky_relu_mistakes(x: Tensor, kwargs: dict[str, Any]) -> list[tuple[Tensor, str]]:
+    slope = float(kwargs.get("negative_slope", 0.01))
+    return [
+        (F.leaky_relu(x), "leaky_relu ignores negative_slope: it is x for x > 0, negative_slope * x elsewhere"),
+        (
+            torch.maximum(x, slope * x),
+            "leaky_relu as max(x, negative_slope * x) is wrong for negative_slope > 1: choose by the sign of x",
+        ),
+    ]
+
+
+def _hardtanh_mistakes(x: Tensor, kwargs: dict[str, Any]) -> list[tuple[Tensor, str]]:
+    low, high = float(kwargs.get("min_val", -1.0)), float(kwargs.get("max_val", 1.0))
+    return [
+        (F.hardtanh(x), "hardtanh ignores min_val and max_val: it clips x to [min_val, max_val], not [-1, 1]"),
+        (torch.clamp(x, min=low), "hardtanh ignores max_val: clip from above too"),
+        (torch.clamp(x, max=high), "hardtanh ignores min_val: clip from below too"),
+    ]
+
+
+def _sigmoid_mistakes(x: Tensor, _kwargs: dict[str, Any]) -> list[tuple[Tensor, str]]:
+    return [(torch.sigmoid(-x), "sigmoid has the sign of x flipped: it is 1 / (1 + e^-x)")]
+
+
+def _tanh_mistakes(x: Tensor, _kwargs: dict[str, Any]) -> list[tuple[Tensor, str]]:
+    return [
+        (torch.sigmoid(2 * x), "tanh(x) = 2 * sigmoid(2x) - 1, not sigmoid(2x)"),
+        (torch.tanh(x / 2), "tanh(x) uses e^(2x), not e^x"),
+    ]
+
+
+ACTIVATIONS = {
+    "tanh": Activation(
+        name="tanh",
+        torch_name="torch.tanh",
+        reference=torch.tanh,
+        kinks=lambda _kwargs: [],
+        overflow_hint="e^x overflows for x > 88 in float32 (709 in float64) — rewrite it so exp only sees "
+        "non-positive numbers, e.g. with e = exp(-2|x|) and the sign of x",
+        mistakes=_tanh_mistakes,
+    ),
+    "sigmoid": Activation(
+        name="sigmoid",
+        torch_name="torch.sigmoid",
+        reference=torch.sigmoid,
+        kinks=lambda _kwargs: [],
+        overflow_hint="e^-x overflows for x < -88 in float32 (-709 in float64) — compute e^-|x| and choose "
+        "1 / (1 + e^-|x|) or e^-|x| / (1 + e^-|x|) by the sign of x (torch.where differentiates both "
+        "branches, so neither may overflow)",
+        mistakes=_sigmoid_mistakes,
+    ),
+    "relu": Activation(
+        name="relu",
+        torch_name="torch.relu",
+        reference=F.relu,
+        kinks=lambda _kwargs: [0.0],
+        overflow_hint="relu needs no exp: compare with 0 and use torch.where or torch.clamp",
+        elementary="torch.where, torch.clamp or a comparison",
+    ),
+    "leaky_relu": Activation(
+        name="leaky_relu",
+        torch_name="torch.nn.functional.leaky_relu",
+        reference=F.leaky_relu,
+        kinks=lambda _kwargs: [0.0],
+        overflow_hint="leaky_relu needs no exp: use torch.where(x > 0, x, negative_slope * x)",
+        mistakes=_leaky_relu_mistakes,
+        elementary="torch.where and arithmetic",
+    ),
+    "hardtanh": Activation(
+        name="hardtanh",
+        torch_name="torch.nn.functional.hardtanh",
+        reference=F.hardtanh,
+        kinks=lambda kwargs: [float(kwargs.get("min_val", -1.0)), float(kwargs.get("max_val", 1.0))],
+        overflow_hint="hardtanh needs no exp: clip x with torch.clamp or torch.where",
+        mistakes=_hardtanh_mistakes,
+        elementary="torch.clamp or torch.where",
+    ),
+    "softplus": Activation(
+        name="softplus",
+        torch_name="torch.nn.functional.softplus",
+        reference=F.softplus,
+        kinks=lambda kwargs: [float(kwargs.get("threshold", 20.0)) / float(kwargs.get("beta", 1.0))],
+        overflow_hint="log(1 + e^z) overflows for large z — write it as max(z, 0) + log1p(e^-|z|) with "
+        "z = beta * x, so exp only sees non-positive numbers (torch.where differentiates both branches, "
+        "so the branch you do not pick must stay finite too)",
+        mistakes=_softplus_mistakes,
+        elementary="torch.exp, torch.log1p, torch.where and arithmetic",
+    ),
+}
+
+
+# --- inputs -------------------------------------------------------------------------------------------------
+
+
+def _random_inputs(activation: Activation, kwargs: dict[str, Any], dtype: torch.dtype) -> Tensor:
+    """A [6, 24] batch, one scale per row, kept _KINK_MARGIN away from the function's kinks."""
+    scales = torch.tensor(_SCALES, dtype=torch.float64).unsqueeze(1)
+    x = torch.randn(len(_SCALES), 24, generator=_GENERATOR, dtype=torch.float64) * scales
+    for kink in activation.kinks(kwargs):
+        near = (x - kink).abs() < _KINK_MARGIN
+        x = torch.where(near, kink + torch.where(x >= kink, 2.0, -2.0) * _KINK_MARGIN, x)
+    return x.to(dtype)
+
+
+def _kwargs_text(kwargs: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in kwargs.items())
+
+
+def _call_text(activation: Activation, x: float, kwargs: dict[str, Any]) -> str:
+    extra = f", {_kwargs_text(kwargs)}" if kwargs else ""
+    return f"{activation.name}({x:.7g}{extra})"
+
+
+def _probe(
+    student: Student, activation: Activation, x: Tensor, kwargs: dict[str, Any], grad_output: Tensor | None
+) -> dict[str, Any]:
+    return student.run(
+        "value_and_grad", function=f"activations.{activation.name}", x=x, kwargs=kwargs, grad_output=grad_output
+    )
+
+
+def _torch_value_and_grad(
+    activation: Activation, x: Tensor, kwargs: dict[str, Any], grad_output: Tensor
+) -> tuple[Tensor, Tensor]:
+    leaf = x.clone().requires_grad_(True)
+    value = activation.reference(leaf, **kwargs)
+    (grad,) = torch.autograd.grad(value, leaf, grad_output)
+    return value.detach(), grad
+
+
+# --- judging ------------------------------------------------------------------------------------------------
+
+
+def _worst_mismatch(got: Tensor, expected: Tensor, tolerance: float) -> int | None:
+    """Flat index of the worst |got - expected| > tolerance * max(1, |expected|) (nan counts), or None."""
+    got64, expected64 = got.double().flatten(), expected.double().flatten()
+    error = (got64 - expected64).abs() / expected64.abs().clamp(min=1.0)
+    error = torch.where(torch.isnan(error), torch.full_like(error, float("inf")), error)
+    if error.numel() == 0 or bool((error <= tolerance).all()):
+        return None
+    return int(error.argmax())
+
+
+def _assert_same_layout(activation: Activation, value: Tensor, x: Tensor) -> None:
+    assert value.dtype == x.dtype, (
+        f"{activation.name} returned {str(value.dtype).removeprefix('torch.')} for a "
+        f"{str(x.dtype).removeprefix('torch.')} input: keep x's dtype (a .float(), a Python list or a "
+        f"torch.tensor(...) built from values changes it)"
+    )
+    assert value.shape == x.shape, (
+        f"{activation.name} returned shape {list(value.shape)} for an input of shape {list(x.shape)}: an "
+        f"elementwise function keeps the shape (no flattening, no broadcasting against a [1]-shaped constant)"
+    )
+
+
+def _assert_values(activation: Activation, value: Tensor, x: Tensor, kwargs: dict[str, Any], expected: Tensor) -> None:
+    _assert_same_layout(activation, value, x)
+    tolerance = _TOLERANCE[x.dtype]
+    worst = _worst_mismatch(value, expected, tolerance)
+    if worst is None:
+        return
+    at = float(x.flatten()[worst])
+    got = float(value.flatten()[worst])
+    if not torch.isfinite(value.flatten()[worst]):
+        pytest.fail(
+            f"{_call_text(activation, at, kwargs)} is {got} in {str(x.dtype).removeprefix('torch.')}: "
+            f"{activation.overflow_hint}",
+            pytrace=False,
+        )
+    for mistaken, hint in activation.mistakes(x, kwargs):
+        if _worst_mismatch(value, mistaken.to(x.dtype), tolerance) is None:
+            pytest.fail(hint, pytrace=False)
+    pytest.fail(
+        f"{_call_text(activation, at, kwargs)} is {got:.8g}, but {activation.torch_name} gives "
+        f"{float(expected.flatten()[worst]):.8g} ({str(x.dtype).removeprefix('torch.')})",
+        pytrace=False,
+    )
+
+
+def _assert_gradient(
+    activation: Activation, result: dict[str, Any], x: Tensor, kwargs: dict[str, Any], expected: Tensor
+) -> None:
+    grad = result["grad"]
+    assert result["requires_grad"], (
+        f"{activation.name}'s result does not require grad: it was computed outside autograd (.detach(), "
+        f".item(), .tolist(), numpy or torch.no_grad()) — use tensor operations on x"
+    )
+    assert grad is not None, f"{activation.name}'s result does not depend on x through autograd"
+    worst = _worst_mismatch(grad, expected, _TOLERANCE[x.dtype])
+    if worst is None:
+        return
+    at = float(x.flatten()[worst])
+    got = grad.flatten()[worst]
+    where = f"at x = {at:.7g}" + (f" ({_kwargs_text(kwargs)})" if kwargs else "")
+    if not torch.isfinite(got):
+        pytest.fail(f"{activation.name}'s gradient is {float(got)} {where}: {activation.overflow_hint}", pytrace=False)
+    pytest.fail(
+        f"{activation.name}'s gradient {where} is {float(got):.8g} (times a random grad_output), but "
+        f"{activation.torch_name}'s is {float(expected.flatten()[worst]):.8g}",
+        pytrace=False,
+    )
+
+
+def check_value(student: Student, activation: Activation, kwargs: dict[str, Any], dtype: torch.dtype) -> None:
+    x = _random_inputs(activation, kwargs, dtype)
+    result = _probe(student, activation, x, kwargs, None)
+    _assert_values(activation, result["value"], x, kwargs, activation.reference(x, **kwargs))
+
+
+def check_value_and_gradient(
+    student: Student, activation: Activation, kwargs: dict[str, Any], dtype: torch.dtype
+) -> None:
+    x = _random_inputs(activation, kwargs, dtype)
+    grad_output = torch.randn(x.shape, generator=_GENERATOR, dtype=torch.float64).to(dtype)
+    result = _probe(student, activation, x, kwargs, grad_output)
+    value, grad = _torch_value_and_grad(activation, x, kwargs, grad_output)
+    _assert_values(activation, result["value"], x, kwargs, value)
+    _assert_gradient(activation, result, x, kwargs, grad)
+
+
+def check_gradient(student: Student, activation: Activation, dtype: torch.dtype) -> None:
+    """The vector-Jacobian product against torch's; in float64 also against finite differences of the values.
+
+    One probe call: rows 0..5 are the points, rows 6..11 and 12..17 the same points moved by +h and -h.
+    """
+    x0 = _random_inputs(activation, {}, dtype)
+    x = torch.cat([x0, x0 + _FD_STEP, x0 - _FD_STEP]) if dtype == torch.float64 else x0
+    grad_output = torch.randn(x.shape, generator=_GENERATOR, dtype=torch.float64).to(dtype)
+    result = _probe(student, activation, x, {}, grad_output)
+    _assert_same_layout(activation, result["value"], x)
+    _, expected = _torch_value_and_grad(activation, x, {}, grad_output)
+    _assert_gradient(activation, result, x, {}, expected)
+    if dtype != torch.float64:
+        return
+    rows = x0.shape[0]
+    value = result["value"]
+    finite_difference = (value[rows : 2 * rows] - value[2 * rows :]) / (2 * _FD_STEP)
+    claimed = result["grad"][:rows]
+    expected_product = grad_output[:rows] * finite_difference
+    scale = (1.0 + value[:rows].abs()) * (1.0 + grad_output[:rows].abs())
+    excess = (claimed - expected_product).abs() / scale
+    worst = int(excess.flatten().argmax())
+    assert bool((excess <= _FD_TOLERANCE).all()), (
+        f"{activation.name}'s gradient at x = {float(x0.flatten()[worst]):.7g} disagrees with its own values "
+        f"(finite differences give {float(finite_difference.flatten()[worst]):.8g}): does a custom backward, a "
+        f".detach() or a .data cut part of the computation out of autograd?"
+    )
+
+
+def check_large_inputs(student: Student, activation: Activation, dtype: torch.dtype) -> None:
+    magnitudes = torch.tensor(_LARGE[dtype], dtype=torch.float64)
+    x = torch.cat([magnitudes, -magnitudes]).to(dtype)
+    grad_output = torch.rand(x.shape, generator=_GENERATOR, dtype=torch.float64).to(dtype) + 0.5
+    result = _probe(student, activation, x, {}, grad_output)
+    value, grad = _torch_value_and_grad(activation, x, {}, grad_output)
+    _assert_values(activation, result["value"], x, {}, value)
+    _assert_gradient(activation, result, x, {}, grad)
+
+
+def check_shape(student: Student, activation: Activation, case: str) -> None:
+    if case == "0-d":
+        x = (torch.randn((), generator=_GENERATOR, dtype=torch.float64) * 3).to(torch.float64)
+    else:
+        x = torch.empty(0, 3, dtype=torch.float32)
+    result = _probe(student, activation, x, {}, None)
+    _assert_values(activation, result["value"], x, {}, activation.reference(x))
+
+
+def check_elementary(student: Student, activation: Activation) -> None:
+    x = _random_inputs(activation, {}, torch.float32)
+    result = _probe(student, activation, x, {}, torch.ones_like(x))
+    for op in result["ops"]:
+        base = str(op).removeprefix("aten::").rstrip("_")
+        if base in _FORBIDDEN_OPS:
+            pytest.fail(
+                f"{activation.name} runs torch's own {base} (did you call {_FORBIDDEN_OPS[base]}?): build it "
+                f"from {activation.elementary}",
+                pytrace=False,
+            )
+
+
+DTYPES = [pytest.param(torch.float32, id="float32"), pytest.param(torch.float64, id="float64")]
+SHAPES = ["0-d", "empty"]
+
+
+# --- 1.1 tanh (5 points) ------------------------------------------------------------------------------------
+
+
+@pytest.mark.points(0.75, exercise="1.1")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tanh_value(student: Student, dtype: torch.dtype) -> None:
+    """tanh matches torch.tanh in value"""
+    check_value(student, ACTIVATIONS["tanh"], {}, dtype)
+
+
+@pytest.mark.points(0.5, exercise="1.1")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tanh_gradient(student: Student, dtype: torch.dtype) -> None:
+    """tanh's gradient matches torch.tanh's"""
+    check_gradient(student, ACTIVATIONS["tanh"], dtype)
+
+
+@pytest.mark.points(0.5, exercise="1.1")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tanh_large_inputs(student: Student, dtype: torch.dtype) -> None:
+    """tanh is finite and correct for large |x| (value and gradient)"""
+    check_large_inputs(student, ACTIVATIONS["tanh"], dtype)
+
+
+@pytest.mark.points(0.25, exercise="1.1")
+@pytest.mark.parametrize("case", SHAPES)
+def test_tanh_shape(student: Student, case: str) -> None:
+    """tanh keeps the shape and dtype of 0-d and empty tensors"""
+    check_shape(student, ACTIVATIONS["tanh"], case)
+
+
+@pytest.mark.points(1, exercise="1.1")
+def test_tanh_elementary(student: Student) -> None:
+    """tanh is built from elementary operations, not torch's own tanh"""
+    check_elementary(student, ACTIVATIONS["tanh"])
+
+
+# --- 1.2 sigmoid (5 points) ---------------------------------------------------------------------------------
+
+
+@pytest.mark.points(0.75, exercise="1.2")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sigmoid_value(student: Student, dtype: torch.dtype) -> None:
+    """sigmoid matches torch.sigmoid in value"""
+    check_value(student, ACTIVATIONS["sigmoid"], {}, dtype)
+
+
+@pytest.mark.points(0.5, exercise="1.2")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sigmoid_gradient(student: Student, dtype: torch.dtype) -> None:
+    """sigmoid's gradient matches torch.sigmoid's"""
+    check_gradient(student, ACTIVATIONS["sigmoid"], dtype)
+
+
+@pytest.mark.points(0.5, exercise="1.2")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sigmoid_large_inputs(student: Student, dtype: torch.dtype) -> None:
+    """sigmoid is finite and correct for large |x| (value and gradient)"""
+    check_large_inputs(student, ACTIVATIONS["sigmoid"], dtype)
+
+
+@pytest.mark.points(0.25, exercise="1.2")
+@pytest.mark.parametrize("case", SHAPES)
+def test_sigmoid_shape(student: Student, case: str) -> None:
+    """sigmoid keeps the shape and dtype of 0-d and empty tensors"""
+    check_shape(student, ACTIVATIONS["sigmoid"], case)
+
+
+@pytest.mark.points(1, exercise="1.2")
+def test_sigmoid_elementary(student: Student) -> None:
+    """sigmoid is built from elementary operations, not torch's own sigmoid"""
+    check_elementary(student, ACTIVATIONS["sigmoid"])
+
+
+# --- 1.3 relu (5 points) ------------------------------------------------------------------------------------
+
+
+@pytest.mark.points(0.75, exercise="1.3")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_relu_value(student: Student, dtype: torch.dtype) -> None:
+    """relu matches torch.relu in value"""
+    check_value(student, ACTIVATIONS["relu"], {}, dtype)
+
+
+@pytest.mark.points(0.5, exercise="1.3")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_relu_gradient(student: Student, dtype: torch.dtype) -> None:
+    """relu's gradient matches torch.relu's away from 0"""
+    check_gradient(student, ACTIVATIONS["relu"], dtype)
+
+
+@pytest.mark.points(0.5, exercise="1.3")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_relu_large_inputs(student: Student, dtype: torch.dtype) -> None:
+    """relu is finite and correct for large |x| (value and gradient)"""
+    check_large_inputs(student, ACTIVATIONS["relu"], dtype)
+
+
+@pytest.mark.points(0.25, exercise="1.3")
+@pytest.mark.parametrize("case", SHAPES)
+def test_relu_shape(student: Student, case: str) -> None:
+    """relu keeps the shape and dtype of 0-d and empty tensors"""
+    check_shape(student, ACTIVATIONS["relu"], case)
+
+
+@pytest.mark.points(1, exercise="1.3")
+def test_relu_elementary(student: Student) -> None:
+    """relu is built from elementary operations, not torch's own relu"""
+    check_elementary(student, ACTIVATIONS["relu"])
+
+
+# --- 1.4 leaky_relu (5 points) ------------------------------------------------------------------------------
+
+
+@pytest.mark.points(0.5, exercise="1.4")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_leaky_relu_value(student: Student, dtype: torch.dtype) -> None:
+    """leaky_relu matches torch.nn.functional.leaky_relu in value"""
+    check_value(student, ACTIVATIONS["leaky_relu"], {}, dtype)
+
+
+@pytest.mark.points(0.5, exercise="1.4")
+@pytest.mark.parametrize(
+    ("kwargs", "dtype"),
+    [
+        pytest.param({"negative_slope": 0.2}, torch.float32, id="negative_slope=0.2-float32"),
+        pytest.param({"negative_slope": 1.5}, torch.float64, id="negative_slope=1.5-float64"),
+    ],
+)
+def test_leaky_relu_negative_slope(student: Student, kwargs: dict[str, Any], dtype: torch.dtype) -> None:
+    """leaky_relu honours negative_slope (value and gradient)"""
+    check_value_and_gradient(student, ACTIVATIONS["leaky_relu"], kwargs, dtype)
+
+
+@pytest.mark.points(0.5, exercise="1.4")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_leaky_relu_gradient(student: Student, dtype: torch.dtype) -> None:
+    """leaky_relu's gradient matches torch's away from 0"""
+    check_gradient(student, ACTIVATIONS["leaky_relu"], dtype)
+
+
+@pytest.mark.points(0.25, exercise="1.4")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_leaky_relu_large_inputs(student: Student, dtype: torch.dtype) -> None:
+    """leaky_relu is finite and correct for large |x| (value and gradient)"""
+    check_large_inputs(student, ACTIVATIONS["leaky_relu"], dtype)
+
+
+@pytest.mark.points(0.25, exercise="1.4")
+@pytest.mark.parametrize("case", SHAPES)
+def test_leaky_relu_shape(student: Student, case: str) -> None:
+    """leaky_relu keeps the shape and dtype of 0-d and empty tensors"""
+    check_shape(student, ACTIVATIONS["leaky_relu"], case)
+
+
+@pytest.mark.points(1, exercise="1.4")
+def test_leaky_relu_elementary(student: Student) -> None:
+    """leaky_relu is built from elementary operations, not torch's own leaky_relu"""
+    check_elementary(student, ACTIVATIONS["leaky_relu"])
+
+
+# --- 1.5 hardtanh (5 points) --------------------------------------------------------------------------------
+
+
+@pytest.mark.points(0.5, exercise="1.5")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_hardtanh_value(student: Student, dtype: torch.dtype) -> None:
+    """hardtanh matches torch.nn.functional.hardtanh in value"""
+    check_value(student, ACTIVATIONS["hardtanh"], {}, dtype)
+
+
+@pytest.mark.points(0.5, exercise="1.5")
+@pytest.mark.parametrize(
+    ("kwargs", "dtype"),
+    [
+        pytest.param({"min_val": -2.0, "max_val": 3.0}, torch.float64, id="min_val=-2-max_val=3-float64"),
+        pytest.param({"min_val": 0.0, "max_val": 0.5}, torch.float32, id="min_val=0-max_val=0.5-float32"),
+    ],
+)
+def test_hardtanh_bounds(student: Student, kwargs: dict[str, Any], dtype: torch.dtype) -> None:
+    """hardtanh honours min_val and max_val (value and gradient)"""
+    check_value_and_gradient(student, ACTIVATIONS["hardtanh"], kwargs, dtype)
+
+
+@pytest.mark.points(0.5, exercise="1.5")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_hardtanh_gradient(student: Student, dtype: torch.dtype) -> None:
+    """hardtanh's gradient matches torch's away from the bounds"""
+    check_gradient(student, ACTIVATIONS["hardtanh"], dtype)
+
+
+@pytest.mark.points(0.25, exercise="1.5")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_hardtanh_large_inputs(student: Student, dtype: torch.dtype) -> None:
+    """hardtanh is finite and correct for large |x| (value and gradient)"""
+    check_large_inputs(student, ACTIVATIONS["hardtanh"], dtype)
+
+
+@pytest.mark.points(0.25, exercise="1.5")
+@pytest.mark.parametrize("case", SHAPES)
+def test_hardtanh_shape(student: Student, case: str) -> None:
+    """hardtanh keeps the shape and dtype of 0-d and empty tensors"""
+    check_shape(student, ACTIVATIONS["hardtanh"], case)
+
+
+@pytest.mark.points(1, exercise="1.5")
+def test_hardtanh_elementary(student: Student) -> None:
+    """hardtanh is built from elementary operations, not torch's own hardtanh"""
+    check_elementary(student, ACTIVATIONS["hardtanh"])
+
+
+# --- 1.6 softplus (5 points) --------------------------------------------------------------------------------
+
+
+@pytest.mark.points(0.5, exercise="1.6")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softplus_value(student: Student, dtype: torch.dtype) -> None:
+    """softplus matches torch.nn.functional.softplus in value"""
+    check_value(student, ACTIVATIONS["softplus"], {}, dtype)
+
+
+@pytest.mark.points(0.25, exercise="1.6")
+@pytest.mark.parametrize(
+    ("kwargs", "dtype"),
+    [
+        pytest.param({"beta": 0.5}, torch.float64, id="beta=0.5-float64"),
+        pytest.param({"beta": 2.0}, torch.float32, id="beta=2-float32"),
+        pytest.param({"threshold": 1.0}, torch.float64, id="threshold=1-float64"),
+        pytest.param({"beta": 2.0, "threshold": 5.0}, torch.float32, id="beta=2-threshold=5-float32"),
+    ],
+)
+def test_softplus_keywords(student: Student, kwargs: dict[str, Any], dtype: torch.dtype) -> None:
+    """softplus honours beta and threshold (value and gradient)"""
+    check_value_and_gradient(student, ACTIVATIONS["softplus"], kwargs, dtype)
+
+
+@pytest.mark.points(0.5, exercise="1.6")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softplus_gradient(student: Student, dtype: torch.dtype) -> None:
+    """softplus's gradient matches torch's"""
+    check_gradient(student, ACTIVATIONS["softplus"], dtype)
+
+
+@pytest.mark.points(0.25, exercise="1.6")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softplus_large_inputs(student: Student, dtype: torch.dtype) -> None:
+    """softplus is finite and correct for large |x| (value and gradient)"""
+    check_large_inputs(student, ACTIVATIONS["softplus"], dtype)
+
+
+@pytest.mark.points(0.25, exercise="1.6")
+@pytest.mark.parametrize("case", SHAPES)
+def test_softplus_shape(student: Student, case: str) -> None:
+    """softplus keeps the shape and dtype of 0-d and empty tensors"""
+    check_shape(student, ACTIVATIONS["softplus"], case)
+
+
+@pytest.mark.points(1, exercise="1.6")
+def test_softplus_elementary(student: Student) -> None:
+    """softplus is built from elementary operations, not torch's own softplus"""
+    check_elementary(student, ACTIVATIONS["softplus"])
