@@ -32,13 +32,11 @@ def build_exercises_command(
     check: Annotated[bool, typer.Option("--check", help="only say whether exercises/ is stale")] = False,
 ) -> None:
     """Generate the student stubs in exercises/ from the fenced solutions in solutions/."""
-    from coursekit.stubs import StaleExercisesError, build_exercises
+    from coursekit.stubs import FenceError, StaleExercisesError, build_exercises
 
     try:
         written = build_exercises(course_dir=course_dir, check_only=check)
-    except StaleExercisesError as error:
-        raise _fail(str(error)) from None
-    except CourseConfigError as error:
+    except (StaleExercisesError, FenceError, CourseConfigError) as error:
         raise _fail(str(error)) from None
     if check:
         console.print("exercises/ is up to date with solutions/")
