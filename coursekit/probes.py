@@ -251,6 +251,33 @@ def probe_count_parameters(handin: Handin, *, layers: list[tuple[str, list[int]]
     return {"count": result, "type": type(result).__name__}
 
 
+def probe_split_indices(handin: Handin, *, cases: list[tuple[int, float | None, int | None]]) -> dict[str, Any]:
+    """split_indices(n_samples[, val_fraction][, generator=torch.Generator().manual_seed(seed)]) per case.
+
+    A generator cannot cross the boundary, so the worker builds it from the grader's seed. Each case
+    answers on its own ({"train", "val"} or {"failure"}), so one failing case costs only its own checks.
+    """
+    function = handin.function("training.split_indices")
+    results: list[dict[str, Any]] = []
+    for n_samples, val_fraction, seed in cases:
+        kwargs: dict[str, Any] = {}
+        if val_fraction is not None:
+            kwargs["val_fraction"] = val_fraction
+        if seed is not None:
+            kwargs["generator"] = torch.Generator().manual_seed(seed)
+        try:
+            result = _call(handin, function, n_samples, **kwargs)
+            if not isinstance(result, tuple | list) or len(result) != 2:
+                raise StudentFailure(
+                    f"split_indices returned {type(result).__name__}, expected a tuple (train_indices, val_indices)"
+                )
+            train, val = (_plain_tensor(part, "split_indices") for part in result)
+            results.append({"train": train, "val": val})
+        except StudentFailure as failure:
+            results.append({"failure": failure.message})
+    return {"results": results}
+
+
 def probe_training_loop(
     handin: Handin,
     *,
@@ -274,9 +301,13 @@ def probe_training_loop(
     optimizers = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
     opt = optimizers[optimizer](model.parameters(), lr=lr)
     calls: list[tuple[int, bool]] = []
-    model.register_forward_hook(
-        lambda _m, inputs, _out: calls.append((int(inputs[0].shape[0]), torch.is_grad_enabled()))
-    )
+
+    def record_call(module: nn.Module, inputs: tuple[Any, ...], _output: Any) -> None:
+        # A deep copy of the model carries this hook along; only calls of the model handed over count.
+        if module is model and inputs and isinstance(inputs[0], Tensor) and inputs[0].dim() > 0:
+            calls.append((int(inputs[0].shape[0]), torch.is_grad_enabled()))
+
+    model.register_forward_hook(record_call)
     history = _call(
         handin,
         handin.function("training.training_loop"),
@@ -363,6 +394,7 @@ PROBES: dict[str, Callable[..., dict[str, Any]]] = {
     "model_structure": probe_model_structure,
     "model_forward": probe_model_forward,
     "count_parameters": probe_count_parameters,
+    "split_indices": probe_split_indices,
     "training_loop": probe_training_loop,
     "plot_fit": probe_plot_fit,
 }
