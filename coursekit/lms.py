@@ -192,9 +192,10 @@ def hostile_path_reason(path: str) -> str | None:
         return "backslash in name"
     if path.startswith("/"):
         return "absolute path"
-    if _DRIVE_LETTER.match(path):
-        return "drive-letter path"
     parts = path.split("/")
+    # On Windows a "C:" anywhere makes the rest of the path absolute.
+    if any(_DRIVE_LETTER.match(part) for part in parts):
+        return "drive-letter path"
     if ".." in parts:
         return "'..' in path"
     if any(part in ("", ".") for part in parts):

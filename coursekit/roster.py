@@ -134,7 +134,9 @@ def parse_roster(text: str, *, source: str = "roster.csv") -> Roster:
                 value = values.get(key, "")
                 if not value:
                     continue
-                seen = first_line_of.setdefault((key, value.lower() if key == "email" else value), line)
+                # Entries named "Alice" and "alice" collide on macOS and Windows; emails ignore case.
+                folded = value.casefold() if key in ("student_id", "email") else value
+                seen = first_line_of.setdefault((key, folded), line)
                 if seen != line:
                     row_problems.append(f"{key} {value!r} already on line {seen}")
             if row_problems:
