@@ -264,7 +264,10 @@ def _read_folder(root: Path) -> tuple[list[_DownloadFile], list[SkippedFile]]:
             full = here / file_name
             relative = full.relative_to(root).as_posix()
             mode = full.lstat().st_mode
-            if stat.S_ISLNK(mode):
+            reason = hostile_path_reason(relative)
+            if reason is not None:
+                rejected.append(SkippedFile(path=relative, reason=reason))
+            elif stat.S_ISLNK(mode):
                 rejected.append(SkippedFile(path=relative, reason="symbolic link"))
             elif not stat.S_ISREG(mode):
                 rejected.append(SkippedFile(path=relative, reason="not a regular file"))
@@ -351,10 +354,14 @@ class _EntryWriter:
 
     def write(self, *, relative: str, source: _DownloadFile, label: str) -> bool:
         """Copy `source` to out_dir/relative within the entry's byte budget; False (and a report) when refused."""
-        destination = _inside(self.out_dir, relative)
-        if source.size > self.budget:
-            self.rejected.append(SkippedFile(path=label, reason=_too_large(self.budget)))
+        reason = hostile_path_reason(relative)
+        if reason is not None:
+            self.rejected.append(SkippedFile(path=label, reason=reason))
             return False
+        if source.size > self.budget:
+            self.rejected.append(SkippedFile(path=label, reason=self.too_large()))
+            return False
+        destination = _inside(self.out_dir, relative)
         destination.parent.mkdir(parents=True, exist_ok=True)
         copied = 0
         with source.open() as reader, destination.open("wb") as writer:
@@ -366,15 +373,14 @@ class _EntryWriter:
                 writer.write(chunk)
         if copied > self.budget:
             destination.unlink()
-            self.rejected.append(SkippedFile(path=label, reason=_too_large(self.budget)))
+            self.rejected.append(SkippedFile(path=label, reason=self.too_large()))
             return False
         self.budget -= copied
         self.written.append(relative)
         return True
 
-
-def _too_large(budget: int) -> str:
-    return f"over the {DEFAULT_MAX_ENTRY_BYTES // (1024 * 1024)} MiB left for this student's entry ({budget} bytes)"
+    def too_large(self) -> str:
+        return f"larger than the {self.budget} bytes left for this student's entry (max_entry_bytes)"
 
 
 def _inside(base: Path, relative: str) -> Path:
@@ -676,7 +682,7 @@ def _unpack_into_entry(
     with piece.source.open() as reader:
         data = reader.read(writer.budget + 1)
     if len(data) > writer.budget:
-        writer.rejected.append(SkippedFile(path=piece.label, reason=_too_large(writer.budget)))
+        writer.rejected.append(SkippedFile(path=piece.label, reason=writer.too_large()))
         return
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))

@@ -324,6 +324,8 @@ def test_collect_moodle_folders(tmp_path: Path, roster: Roster) -> None:
         (download / name).parent.mkdir(parents=True, exist_ok=True)
         (download / name).write_bytes(data)
     (download / "Alice Moreau_7301_assignsubmission_file_" / "passwd").symlink_to("/etc/passwd")
+    # A legal file name on Linux that Windows would read as a path out of the folder.
+    (download / "Alice Moreau_7301_assignsubmission_file_" / "..\\evil.py").write_text("climb\n")
 
     out_dir = tmp_path / "submissions"
     report = collect_download(download=download, lms="moodle", out_dir=out_dir, roster=roster)
@@ -345,7 +347,8 @@ def test_collect_moodle_folders(tmp_path: Path, roster: Roster) -> None:
     ]
     assert report.late_csv is None
     assert [(skipped.path, skipped.reason) for skipped in report.rejected] == [
-        ("Alice Moreau_7301_assignsubmission_file_/passwd", "symbolic link")
+        ("Alice Moreau_7301_assignsubmission_file_/..\\evil.py", "backslash in name"),
+        ("Alice Moreau_7301_assignsubmission_file_/passwd", "symbolic link"),
     ]
     assert [skipped.path for skipped in report.unrecognised] == ["index.html"]
     assert report.not_in_roster == ("9999",)
