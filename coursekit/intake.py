@@ -100,7 +100,7 @@ def discover_handins(*, submissions_dir: Path) -> tuple[list[tuple[str, Path]], 
     by_id: dict[str, list[Path]] = {}
     for student_id, entry in found:
         by_id.setdefault(student_id.casefold(), []).append(entry)
-    conflicts = [paths for paths in by_id.values() if len(paths) > 1]
+    conflicts = [by_id[key] for key in sorted(by_id) if len(by_id[key]) > 1]
     if conflicts:
         lines = [" and ".join(_entry_label(path) for path in paths) for paths in conflicts]
         raise HandinConflictError(
@@ -283,7 +283,7 @@ class _Intake:
                 return  # the notebook's own problems say why
         accounted = {problem.file for problem in self.problems} | self.written
         if not accounted & set(MODULE_FILES):
-            seen = ", ".join(member.path for member in others[:5]) or "nothing"
+            seen = ", ".join(sorted(member.path for member in others)[:5]) or "nothing"
             self.report(
                 None,
                 f"{where} holds no activations.py, model.py or training.py (it holds: {seen}"

@@ -1,0 +1,742 @@
+"""Intake against real hand-ins: zips built with zipfile, notebooks built with nbformat, folders on disk.
+
+Every unpack goes through `unpack`, which also checks that nothing was created outside the hand-in's folder.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+import struct
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from coursekit.config import IntakeLimits, load_course
+from coursekit.intake import (
+    CONTRACT_NAMES,
+    MODULE_FILES,
+    Handin,
+    HandinConflictError,
+    Problem,
+    discover_handins,
+    notebook_code,
+    unpack_handin,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = {name: (ROOT / "solutions" / name).read_bytes() for name in MODULE_FILES}
+STUBS = {name: (ROOT / "exercises" / name).read_bytes() for name in MODULE_FILES}
+LIMITS = IntakeLimits(max_total_mb=1, max_entries=50)
+ALL = ("activations.py", "model.py", "training.py")
+
+
+def tree(root: Path) -> set[Path]:
+    return set(root.rglob("*"))
+
+
+def unpack(tmp_path: Path, source: Path, *, limits: IntakeLimits = LIMITS) -> Handin:
+    """Unpack into tmp_path/out/<id>, asserting the folder holds exactly `files` and nothing appeared elsewhere."""
+    before = tree(tmp_path)
+    dest = tmp_path / "out" / "alice"
+    handin = unpack_handin(student_id="alice", source=source, dest_dir=dest, limits=limits)
+    assert handin.directory == dest
+    assert sorted(path.name for path in dest.iterdir()) == sorted(handin.files)
+    outside = {path for path in tree(tmp_path) - before if dest not in path.parents and path not in (dest, dest.parent)}
+    assert outside == set()
+    return handin
+
+
+def make_zip(path: Path, entries: dict[str, bytes] | list[tuple[str | zipfile.ZipInfo, bytes]]) -> Path:
+    items = entries.items() if isinstance(entries, dict) else entries
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in items:
+            archive.writestr(name, data)
+    return path
+
+
+def patch_entry(data: bytes, name: str, *, local_at: int, central_at: int, value: int) -> bytes:
+    """Overwrite a 2- or 4-byte field of one entry in both its local header and its central directory record."""
+    patched = bytearray(data)
+    encoded = name.encode()
+    width = 2 if local_at in (6, 8) else 4
+    for signature, field_at, name_length_at, name_at in (
+        (b"PK\x03\x04", local_at, 26, 30),
+        (b"PK\x01\x02", central_at, 28, 46),
+    ):
+        start = 0
+        while (start := patched.find(signature, start)) >= 0:
+            (length,) = struct.unpack_from("<H", patched, start + name_length_at)
+            if bytes(patched[start + name_at : start + name_at + length]) == encoded:
+                current = int.from_bytes(patched[start + field_at : start + field_at + width], "little")
+                new = current | value if width == 2 else value
+                patched[start + field_at : start + field_at + width] = new.to_bytes(width, "little")
+            start += 4
+    return bytes(patched)
+
+
+def notebook_bytes(*cells: str, markdown: str = "# Chapter 6") -> bytes:
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell(markdown), *(nbformat.v4.new_code_cell(cell) for cell in cells)]
+    )
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nbformat.writes(notebook).encode()
+
+
+# -- zips --------------------------------------------------------------------------------------------------------
+
+
+def test_a_zip_of_the_three_modules_unpacks_as_they_are(tmp_path: Path) -> None:
+    handin = unpack(tmp_path, make_zip(tmp_path / "alice.zip", SOLUTIONS))
+
+    assert handin.files == ALL
+    assert handin.problems == ()
+    for name in ALL:
+        assert (handin.directory / name).read_bytes() == SOLUTIONS[name]
+
+
+def test_a_mac_made_zip_with_a_folder_and_macos_junk_unpacks_silently(tmp_path: Path) -> None:
+    entries: list[tuple[str | zipfile.ZipInfo, bytes]] = [
+        ("hw6/", b""),
+        *((f"hw6/{name}", data) for name, data in SOLUTIONS.items()),
+        ("hw6/.DS_Store", b"\x00\x00\x00\x01Bud1" + bytes(100)),
+        ("hw6/temperature_data.py", b"# the kit's own file, shipped back\n"),
+        ("hw6/tests/test_model.py", b"def test_nothing():\n    pass\n"),
+        ("hw6/__pycache__/model.cpython-311.pyc", b"\xa7\r\r\n" + bytes(40)),
+        ("__MACOSX/", b""),
+        ("__MACOSX/._hw6", b"\x00\x05\x16\x07" + bytes(60)),
+        ("__MACOSX/hw6/._model.py", b"\x00\x05\x16\x07 not python at all \xff\xfe"),
+        ("hw6/._training.py", b"\x00\x05\x16\x07\x00\x02\x00\x00"),
+    ]
+    handin = unpack(tmp_path, make_zip(tmp_path / "alice.zip", entries))
+
+    assert handin.files == ALL
+    assert handin.problems == ()
+    assert (handin.directory / "model.py").read_bytes() == SOLUTIONS["model.py"]
+
+
+def test_zip_slip_entries_are_ignored_and_nothing_lands_outside(tmp_path: Path) -> None:
+    evil = b"import os\nos.system('echo owned')\n"
+    entries: list[tuple[str | zipfile.ZipInfo, bytes]] = [
+        *SOLUTIONS.items(),
+        ("../../escaped.py", evil),
+        ("../model.py", evil),
+        ("/tmp/absolute_escape.py", evil),
+        ("C:/Users/escape.py", evil),
+        ("..\\..\\backslash_escape.py", evil),
+    ]
+    work = tmp_path / "class" / "submissions"
+    work.mkdir(parents=True)
+    source = make_zip(work / "alice.zip", entries)
+
+    handin = unpack(tmp_path, source)
+
+    assert handin.files == ALL
+    assert (handin.directory / "model.py").read_bytes() == SOLUTIONS["model.py"]
+    assert [problem.message for problem in handin.problems] == [
+        "alice.zip holds an entry with an unsafe path ('../../escaped.py': it climbs out of the folder with '..'); "
+        "it was ignored: zip the files from their own folder",
+        "alice.zip holds an entry with an unsafe path ('../model.py': it climbs out of the folder with '..'); "
+        "it was ignored: zip the files from their own folder",
+        "alice.zip holds an entry with an unsafe path ('/tmp/absolute_escape.py': an absolute path); "
+        "it was ignored: zip the files from their own folder",
+        "alice.zip holds an entry with an unsafe path ('C:/Users/escape.py': a drive letter); "
+        "it was ignored: zip the files from their own folder",
+        "alice.zip holds an entry with an unsafe path ('..\\\\..\\\\backslash_escape.py': it climbs out of the "
+        "folder with '..'); it was ignored: zip the files from their own folder",
+    ]
+    for name in ("escaped.py", "absolute_escape.py", "escape.py", "backslash_escape.py"):
+        assert not list(tmp_path.rglob(name))
+        assert not (tmp_path.parent / name).exists()
+    assert not Path("/tmp/absolute_escape.py").exists()
+
+
+def test_backslash_folders_from_old_windows_tools_are_folders(tmp_path: Path) -> None:
+    entries = {f"hw6\\{name}": data for name, data in SOLUTIONS.items()}
+    handin = unpack(tmp_path, make_zip(tmp_path / "alice.zip", entries))
+
+    assert handin.files == ALL
+    assert handin.problems == ()
+
+
+def test_a_symlink_entry_is_reported_and_not_followed(tmp_path: Path) -> None:
+    link = zipfile.ZipInfo("model.py")
+    link.create_system = 3
+    link.external_attr = (stat.S_IFLNK | 0o777) << 16
+    entries = [("activations.py", SOLUTIONS["activations.py"]), (link, b"/etc/passwd"), ("training.py", b"x = 1\n")]
+
+    handin = unpack(tmp_path, make_zip(tmp_path / "alice.zip", entries))
+
+    assert handin.files == ("activations.py", "training.py")
+    assert handin.problems == (
+        Problem(
+            "model.py",
+            "model.py in alice.zip is a symbolic link; it was not followed: put the file itself in the zip",
+        ),
+    )
+
+
+def test_a_zip_bomb_stops_at_the_size_limit(tmp_path: Path) -> None:
+    bomb = b"# " + b"0" * (3 * 1024 * 1024) + b"\n"
+    source = make_zip(tmp_path / "alice.zip", {**SOLUTIONS, "model.py": bomb})
+    assert source.stat().st_size < 100_000
+
+    handin = unpack(tmp_path, source)
+
+    assert handin.files == ("activations.py", "training.py")
+    assert handin.problems == (
+        Problem(
+            "model.py",
+            "model.py in alice.zip unpacks to more than the 1 MB limit for a hand-in; it was not unpacked: "
+            "hand in the source file model.py only",
+        ),
+    )
+
+
+def test_a_header_that_lies_about_the_size_is_not_believed(tmp_path: Path) -> None:
+    bomb = b"x = 0\n" * (600 * 1024)
+    source = make_zip(tmp_path / "alice.zip", {"model.py": bomb, "activations.py": SOLUTIONS["activations.py"]})
+    source.write_bytes(patch_entry(source.read_bytes(), "model.py", local_at=22, central_at=24, value=100))
+    assert zipfile.ZipFile(source).getinfo("model.py").file_size == 100
+
+    handin = unpack(tmp_path, source)
+
+    assert handin.files == ("activations.py",)
+    assert handin.problems == (
+        Problem(
+            "model.py",
+            "model.py in alice.zip could not be read (Bad CRC-32 for file 'model.py'): "
+            "create the hand-in again and hand it in again",
+        ),
+        Problem(
+            "training.py", "training.py was not handed in: add training.py to your hand-in, next to your other modules"
+        ),
+    )
+
+
+def test_too_many_entries_are_not_all_looked_at(tmp_path: Path) -> None:
+    venv = [(f".venv/lib/python3.11/site-packages/pkg{index}/__init__.py", b"") for index in range(20)]
+    source = make_zip(tmp_path / "alice.zip", [*SOLUTIONS.items(), *venv])
+
+    handin = unpack(tmp_path, source, limits=IntakeLimits(max_total_mb=1, max_entries=10))
+
+    assert handin.files == ALL
+    assert handin.problems == (
+        Problem(
+            None,
+            "alice.zip has 23 entries, more than the limit of 10; only the first 10 were looked at: "
+            "hand in a zip of activations.py, model.py and training.py",
+        ),
+    )
+
+
+def test_a_nested_zip_is_reported_not_unpacked(tmp_path: Path) -> None:
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as archive:
+        archive.writestr("activations.py", SOLUTIONS["activations.py"])
+    source = make_zip(tmp_path / "alice.zip", {"model.py": SOLUTIONS["model.py"], "hw6/inner.zip": inner.getvalue()})
+
+    handin = unpack(tmp_path, source)
+
+    assert handin.files == ("model.py",)
+    assert handin.problems == (
+        Problem(
+            None,
+            "hw6/inner.zip in alice.zip is an archive inside the hand-in; it was not unpacked: "
+            "put activations.py, model.py and training.py themselves in the hand-in",
+        ),
+        Problem(
+            "activations.py",
+            "activations.py was not handed in: add activations.py to your hand-in, next to your other modules",
+        ),
+        Problem(
+            "training.py", "training.py was not handed in: add training.py to your hand-in, next to your other modules"
+        ),
+    )
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not a zip", "empty file"])
+def test_a_damaged_zip_is_one_clear_problem(tmp_path: Path, damage: str) -> None:
+    source = make_zip(tmp_path / "alice.zip", SOLUTIONS)
+    data = source.read_bytes()
+    source.write_bytes({"truncated": data[: len(data) // 2], "not a zip": b"%PDF-1.7\n", "empty file": b""}[damage])
+
+    handin = unpack(tmp_path, source)
+
+    assert handin.files == ()
+    assert len(handin.problems) == 1
+    assert handin.problems[0].file is None
+    assert handin.problems[0].message == (
+        "alice.zip is not a readable zip file (it may be truncated, or not a zip at all: File is not a zip file); "
+        "create the zip again and hand it in again"
+    )
+
+
+def test_an_encrypted_entry_is_reported(tmp_path: Path) -> None:
+    source = make_zip(tmp_path / "alice.zip", SOLUTIONS)
+    source.write_bytes(patch_entry(source.read_bytes(), "training.py", local_at=6, central_at=8, value=0x1))
+
+    handin = unpack(tmp_path, source)
+
+    assert handin.files == ("activations.py", "model.py")
+    assert handin.problems == (
+        Problem(
+            "training.py",
+            "training.py in alice.zip is password-protected, so it cannot be read: hand in a zip without a password",
+        ),
+    )
+
+
+def test_a_huge_unrelated_file_is_ignored_and_reported(tmp_path: Path) -> None:
+    entries = {**SOLUTIONS, "data/temperatures.bin": bytes(2 * 1024 * 1024), "data/temperature.csv": b"t_c,t_u\n"}
+    handin = unpack(tmp_path, make_zip(tmp_path / "alice.zip", entries))
+
+    assert handin.files == ALL
+    assert handin.problems == (
+        Problem(
+            None,
+            "data/temperatures.bin in alice.zip is 2.0 MB, over the 1 MB limit for a hand-in; it was ignored: "
+            "leave data and large files out of the hand-in",
+        ),
+    )
+
+
+def test_duplicate_modules_the_shallowest_wins(tmp_path: Path) -> None:
+    entries = {
+        "hw6/old/attempt1/model.py": b"class TemperatureNet:\n    pass\n",
+        "hw6/model.py": SOLUTIONS["model.py"],
+        "hw6/activations.py": SOLUTIONS["activations.py"],
+        "hw6/deeper/still/training.py": SOLUTIONS["training.py"],
+    }
+    handin = unpack(tmp_path, make_zip(tmp_path / "alice.zip", entries))
+
+    assert handin.files == ALL
+    assert (handin.directory / "model.py").read_bytes() == SOLUTIONS["model.py"]
+    assert (handin.directory / "training.py").read_bytes() == SOLUTIONS["training.py"]
+    assert handin.problems == (
+        Problem(
+            "model.py",
+            "alice.zip holds 2 files named model.py (hw6/model.py, hw6/old/attempt1/model.py); hw6/model.py was "
+            "graded: hand in only one",
+        ),
+    )
+
+
+def test_odd_case_names_are_graded_under_the_contract_name(tmp_path: Path) -> None:
+    entries = {"Model.PY": SOLUTIONS["model.py"], "activations.py": SOLUTIONS["activations.py"]}
+    entries["TRAINING.py"] = SOLUTIONS["training.py"]
+    handin = unpack(tmp_path, make_zip(tmp_path / "alice.zip", entries))
+
+    assert handin.files == ALL
+    assert (handin.directory / "model.py").read_bytes() == SOLUTIONS["model.py"]
+    assert handin.problems == (
+        Problem(
+            "model.py",
+            "Model.PY in alice.zip was graded as model.py: Python module names are case-sensitive, "
+            "so name the file model.py",
+        ),
+        Problem(
+            "training.py",
+            "TRAINING.py in alice.zip was graded as training.py: Python module names are case-sensitive, "
+            "so name the file training.py",
+        ),
+    )
+
+
+def test_other_python_files_beside_the_modules_are_reported(tmp_path: Path) -> None:
+    entries = {
+        **SOLUTIONS,
+        "helpers.py": b"def clamp(x):\n    return x\n",
+        "temperature_data.py": b"",
+        "notes.txt": b"",
+    }
+    handin = unpack(tmp_path, make_zip(tmp_path / "alice.zip", entries))
+
+    assert handin.files == ALL
+    assert handin.problems == (
+        Problem(
+            None,
+            "helpers.py in alice.zip was ignored: only activations.py, model.py and training.py are graded, "
+            "so move any code they need from it into them",
+        ),
+    )
+
+
+def test_an_empty_zip_and_a_zip_of_something_else(tmp_path: Path) -> None:
+    empty = unpack(tmp_path, make_zip(tmp_path / "alice.zip", {}))
+    assert empty.files == ()
+    assert empty.problems == (
+        Problem(
+            None,
+            "alice.zip holds no activations.py, model.py or training.py (it holds: nothing): hand in those files, "
+            "at the zip's root or in one folder",
+        ),
+    )
+
+    other = tmp_path / "other"
+    other.mkdir()
+    source = make_zip(other / "alice.zip", {"report.pdf": b"%PDF-1.7\n", "hw6/ch6.py": b"x = 1\n"})
+    wrong = unpack(other, source)
+    assert wrong.files == ()
+    assert wrong.problems == (
+        Problem(
+            None,
+            "alice.zip holds no activations.py, model.py or training.py (it holds: hw6/ch6.py, report.pdf): "
+            "hand in those files, at the zip's root or in one folder",
+        ),
+    )
+
+
+def test_a_notebook_inside_a_zip_is_read_for_the_missing_modules(tmp_path: Path) -> None:
+    notebook = notebook_bytes(STUBS["activations.py"].decode(), STUBS["training.py"].decode())
+    source = make_zip(tmp_path / "alice.zip", {"hw6/model.py": SOLUTIONS["model.py"], "hw6/ch6.ipynb": notebook})
+
+    handin = unpack(tmp_path, source)
+
+    assert handin.files == ALL
+    assert handin.problems == ()
+    assert (handin.directory / "model.py").read_bytes() == SOLUTIONS["model.py"]
+    assert b"def training_loop(" in (handin.directory / "training.py").read_bytes()
+
+
+# -- sources ---------------------------------------------------------------------------------------------------
+
+
+def test_a_syntax_error_is_reported_and_the_file_still_written(tmp_path: Path) -> None:
+    lines = SOLUTIONS["model.py"].decode().splitlines(keepends=True)
+    number = next(index for index, line in enumerate(lines, start=1) if line.startswith("class TemperatureNet"))
+    lines[number - 1] = lines[number - 1].replace("):", ")")
+    broken = "".join(lines).encode()
+
+    handin = unpack(tmp_path, make_zip(tmp_path / "alice.zip", {**SOLUTIONS, "model.py": broken}))
+
+    assert handin.files == ALL
+    assert (handin.directory / "model.py").read_bytes() == broken
+    assert handin.problems == (Problem("model.py", f"model.py: SyntaxError at line {number}: expected ':'"),)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            "# température en degrés\nx = 1\n".encode("latin-1"),
+            "model.py is not UTF-8 text (saved as Latin-1?): save it as UTF-8 in your editor and hand it in again",
+        ),
+        (
+            "x = 1\n".encode("utf-16"),
+            "model.py is saved as UTF-16 text: save it as UTF-8 and hand it in again",
+        ),
+        (
+            b"x = 1\n\x00\x00\x00",
+            "model.py contains NUL bytes, so it is not a Python source file: hand in the .py file itself",
+        ),
+    ],
+    ids=["latin-1", "utf-16", "nul"],
+)
+def test_a_source_that_is_not_utf8_text(tmp_path: Path, data: bytes, message: str) -> None:
+    handin = unpack(tmp_path, make_zip(tmp_path / "alice.zip", {**SOLUTIONS, "model.py": data}))
+
+    assert handin.files == ALL
+    assert (handin.directory / "model.py").read_bytes() == data
+    assert handin.problems == (Problem("model.py", message),)
+
+
+def test_utf8_with_a_bom_and_a_declared_latin1_source_are_fine(tmp_path: Path) -> None:
+    with_bom = "\ufeff# température\n".encode() + SOLUTIONS["model.py"]
+    declared = "# -*- coding: latin-1 -*-\n# température\nx = 1\n".encode("latin-1")
+    handin = unpack(
+        tmp_path, make_zip(tmp_path / "alice.zip", {**SOLUTIONS, "model.py": with_bom, "training.py": declared})
+    )
+
+    assert handin.files == ALL
+    assert handin.problems == ()
+
+
+def test_a_missing_module(tmp_path: Path) -> None:
+    entries = {name: SOLUTIONS[name] for name in ("activations.py", "model.py")}
+    handin = unpack(tmp_path, make_zip(tmp_path / "alice.zip", entries))
+
+    assert handin.files == ("activations.py", "model.py")
+    assert handin.problems == (
+        Problem(
+            "training.py", "training.py was not handed in: add training.py to your hand-in, next to your other modules"
+        ),
+    )
+
+
+# -- folders ---------------------------------------------------------------------------------------------------
+
+
+def test_a_folder_hand_in_gets_the_same_rules(tmp_path: Path) -> None:
+    folder = tmp_path / "alice"
+    (folder / "hw6" / "__pycache__").mkdir(parents=True)
+    (folder / "hw6" / "activations.py").write_bytes(SOLUTIONS["activations.py"])
+    (folder / "hw6" / "Model.py").write_bytes(SOLUTIONS["model.py"])
+    (folder / "hw6" / "__pycache__" / "training.cpython-311.pyc").write_bytes(bytes(20))
+    (folder / "hw6" / ".DS_Store").write_bytes(bytes(20))
+    (folder / ".git").mkdir()
+    (folder / ".git" / "training.py").write_bytes(b"x = 1\n")
+
+    handin = unpack(tmp_path, folder)
+
+    assert handin.files == ("activations.py", "model.py")
+    assert handin.problems == (
+        Problem(
+            "model.py",
+            "hw6/Model.py in alice/ was graded as model.py: Python module names are case-sensitive, "
+            "so name the file model.py",
+        ),
+        Problem(
+            "training.py", "training.py was not handed in: add training.py to your hand-in, next to your other modules"
+        ),
+    )
+
+
+def test_symlinks_and_special_files_in_a_folder_are_not_followed(tmp_path: Path) -> None:
+    secret = tmp_path / "instructor" / "graders"
+    secret.mkdir(parents=True)
+    (secret / "model.py").write_bytes(b"HIDDEN_EXPECTED = 42\n")
+    folder = tmp_path / "alice"
+    folder.mkdir()
+    (folder / "activations.py").write_bytes(SOLUTIONS["activations.py"])
+    (folder / "model.py").symlink_to(secret / "model.py")
+    (folder / "graders").symlink_to(secret, target_is_directory=True)
+    os.mkfifo(folder / "training.py")
+
+    handin = unpack(tmp_path, folder)
+
+    assert handin.files == ("activations.py",)
+    assert handin.problems == (
+        Problem(None, "alice/graders is a symbolic link; it was not followed: hand in the file itself"),
+        Problem("model.py", "alice/model.py is a symbolic link; it was not followed: hand in the file itself"),
+        Problem("training.py", "alice/training.py is not a regular file; it was ignored"),
+    )
+
+
+def test_a_huge_file_in_a_folder_is_never_read(tmp_path: Path) -> None:
+    folder = tmp_path / "alice"
+    folder.mkdir()
+    for name, data in SOLUTIONS.items():
+        (folder / name).write_bytes(data)
+    with open(folder / "checkpoint.pt", "wb") as sparse:
+        sparse.truncate(64 * 1024**3)  # sparse: reading it would take minutes
+
+    handin = unpack(tmp_path, folder)
+
+    assert handin.files == ALL
+    assert handin.problems == (
+        Problem(
+            None,
+            "checkpoint.pt in alice/ is 65536.0 MB, over the 1 MB limit for a hand-in; it was ignored: "
+            "leave data and large files out of the hand-in",
+        ),
+    )
+
+
+def test_an_empty_folder(tmp_path: Path) -> None:
+    (tmp_path / "alice").mkdir()
+    handin = unpack(tmp_path, tmp_path / "alice")
+
+    assert handin.files == ()
+    assert handin.problems == (
+        Problem(
+            None,
+            "alice/ holds no activations.py, model.py or training.py (it holds: nothing): hand in those files, "
+            "at the zip's root or in one folder",
+        ),
+    )
+
+
+def test_the_destination_must_be_fresh(tmp_path: Path) -> None:
+    dest = tmp_path / "out"
+    dest.mkdir()
+    (dest / "model.py").write_text("x = 1\n")
+    with pytest.raises(FileExistsError, match="is not empty"):
+        unpack_handin(
+            student_id="alice", source=make_zip(tmp_path / "alice.zip", SOLUTIONS), dest_dir=dest, limits=LIMITS
+        )
+
+
+# -- notebooks -------------------------------------------------------------------------------------------------
+
+
+def test_a_notebook_becomes_the_modules_it_defines(tmp_path: Path) -> None:
+    source = tmp_path / "alice.ipynb"
+    source.write_bytes(
+        notebook_bytes(
+            "%matplotlib inline\n!pip install torch\nimport torch\nfrom torch import nn",
+            SOLUTIONS["activations.py"].decode(),
+            "%%time\nx = torch.linspace(-3, 3, 7)\nprint(relu(x))",
+            "%%bash\nls -l | wc -l",
+            SOLUTIONS["model.py"].decode(),
+            "for step in range(2):\n    %time relu(x)",
+            "model = TemperatureNet(\nprint(model)",
+        )
+    )
+
+    handin = unpack(tmp_path, source)
+
+    assert handin.files == ("activations.py", "model.py")
+    assert handin.problems == (
+        Problem(
+            None,
+            "alice.ipynb, code cell 8 (starting `model = TemperatureNet(`): SyntaxError at line 1: "
+            "'(' was never closed; the cell was left out: fix it, run the notebook from the top and hand it in again",
+        ),
+        Problem(
+            "training.py",
+            "training.py was not handed in: alice.ipynb defines none of split_indices, training_loop, plot_fit",
+        ),
+    )
+    written = (handin.directory / "model.py").read_text()
+    assert written == (handin.directory / "activations.py").read_text()
+    compile(written, "model.py", "exec")
+    assert "# %% code cell 2\n# %matplotlib inline\n# !pip install torch\nimport torch\n" in written
+    assert "# %% code cell 4\n# %%time\nx = torch.linspace(-3, 3, 7)\n" in written
+    assert "# %% code cell 5\n# %%bash\n# ls -l | wc -l\n" in written
+    assert "for step in range(2):\n    pass  # %time relu(x)\n" in written
+    assert "# %% code cell 8\n# model = TemperatureNet(\n# print(model)\n" in written
+
+
+def test_an_nbgrader_release_notebook_is_fine(tmp_path: Path) -> None:
+    source = tmp_path / "alice.ipynb"
+    source.write_bytes(notebook_bytes(*(STUBS[name].decode() for name in MODULE_FILES)))
+    assert b"NotImplementedError" in source.read_bytes()
+
+    handin = unpack(tmp_path, source)
+
+    assert handin.files == ALL
+    assert handin.problems == ()
+
+
+def test_a_broken_cell_that_defines_a_contract_name_is_blamed_on_its_module(tmp_path: Path) -> None:
+    source = tmp_path / "alice.ipynb"
+    source.write_bytes(notebook_bytes("import torch", "def count_parameters(model)\n    return 0"))
+
+    handin = unpack(tmp_path, source)
+
+    assert handin.files == ("model.py",)
+    assert handin.problems[0] == Problem(
+        "model.py",
+        "alice.ipynb, code cell 3 (starting `def count_parameters(model)`): SyntaxError at line 1: expected ':'; "
+        "the cell was left out: fix it, run the notebook from the top and hand it in again",
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            b'{"cells": [{"cell_type": "code", "source": "def relu(x',
+            "alice.ipynb is not valid JSON (is it truncated?): save the notebook from Jupyter again",
+        ),
+        (b'{"hello": "world"}', "alice.ipynb is not a Jupyter notebook ("),
+        (b"[1, 2, 3]", "alice.ipynb is not a Jupyter notebook ("),
+        (
+            "def relu(x):\n    return x  # é\n".encode("latin-1"),
+            "alice.ipynb is not UTF-8 text, so it is not a notebook",
+        ),
+    ],
+    ids=["truncated", "other-json", "json-list", "latin-1"],
+)
+def test_a_notebook_that_is_not_a_notebook(tmp_path: Path, data: bytes, message: str) -> None:
+    source = tmp_path / "alice.ipynb"
+    source.write_bytes(data)
+
+    handin = unpack(tmp_path, source)
+
+    assert handin.files == ()
+    assert len(handin.problems) == 1
+    assert handin.problems[0].file is None
+    assert handin.problems[0].message.startswith(message)
+
+
+def test_a_notebook_that_fails_validation_is_reported_and_still_read() -> None:
+    notebook = json.loads(notebook_bytes("def relu(x):\n    return x"))
+    del notebook["cells"][1]["outputs"]
+
+    code, problems = notebook_code(json.dumps(notebook).encode(), label="alice.ipynb")
+
+    assert code is not None
+    assert code.defined_names == {"relu"}
+    assert problems == [
+        Problem(
+            None,
+            "alice.ipynb is not a valid Jupyter notebook ('outputs' is a required property): "
+            "open it in Jupyter, save it and hand it in again",
+        )
+    ]
+
+
+def test_a_notebook_defining_nothing_is_one_problem(tmp_path: Path) -> None:
+    source = tmp_path / "alice.ipynb"
+    source.write_bytes(notebook_bytes("import torch\nfrom torch.nn.functional import relu\nprint(relu)"))
+
+    handin = unpack(tmp_path, source)
+
+    assert handin.files == ()
+    assert handin.problems == (
+        Problem(
+            None,
+            "alice.ipynb defines none of tanh, sigmoid, relu, leaky_relu, hardtanh, softplus, TemperatureNet, "
+            "count_parameters, split_indices, training_loop, plot_fit: write your code in the notebook's code "
+            "cells, keeping those names",
+        ),
+    )
+
+
+# -- the class folder --------------------------------------------------------------------------------------------
+
+
+def test_discover_handins_finds_one_entry_per_student(tmp_path: Path) -> None:
+    make_zip(tmp_path / "carol.zip", SOLUTIONS)
+    (tmp_path / "alice").mkdir()
+    (tmp_path / "bob.smith.ipynb").write_bytes(notebook_bytes("x = 1"))
+    (tmp_path / "dave.ZIP").write_bytes(b"")
+    for stray in (".DS_Store", "late.csv", "README.txt", "~$grades.xlsx"):
+        (tmp_path / stray).write_bytes(b"")
+    (tmp_path / "__MACOSX").mkdir()
+    (tmp_path / "erin.zip").symlink_to(tmp_path / "carol.zip")
+
+    entries, skipped = discover_handins(submissions_dir=tmp_path)
+
+    assert entries == [
+        ("alice", tmp_path / "alice"),
+        ("bob.smith", tmp_path / "bob.smith.ipynb"),
+        ("carol", tmp_path / "carol.zip"),
+        ("dave", tmp_path / "dave.ZIP"),
+    ]
+    assert sorted(path.name for path in skipped) == [
+        ".DS_Store",
+        "README.txt",
+        "__MACOSX",
+        "erin.zip",
+        "late.csv",
+        "~$grades.xlsx",
+    ]
+
+
+def test_two_hand_ins_for_one_student_is_a_clear_error(tmp_path: Path) -> None:
+    make_zip(tmp_path / "alice.zip", SOLUTIONS)
+    (tmp_path / "alice").mkdir()
+    (tmp_path / "Bob.ipynb").write_bytes(notebook_bytes("x = 1"))
+    make_zip(tmp_path / "bob.zip", SOLUTIONS)
+
+    with pytest.raises(HandinConflictError) as raised:
+        discover_handins(submissions_dir=tmp_path)
+
+    assert str(raised.value) == (
+        f"{tmp_path}: more than one hand-in for the same student: alice/ and alice.zip; Bob.ipynb and bob.zip. "
+        "Keep one hand-in per student and grade again."
+    )
+
+
+def test_the_contract_names_are_course_yml_s() -> None:
+    course = load_course(ROOT / "course.yml")
+    assert {part.file: tuple(exercise.name for exercise in part.exercises) for part in course.assignment.parts} == dict(
+        CONTRACT_NAMES
+    )
