@@ -1,0 +1,445 @@
+"""Sandboxed students for class grading: a pool of warm workers, one fresh child per (hand-in, part).
+
+The trusted side of the trust boundary. Each slot keeps one warm worker (coursekit.worker_main:
+torch, numpy and matplotlib already imported), by default inside bubblewrap (coursekit.sandbox). A
+`WorkerSession` copies one hand-in's top-level ``*.py`` files into a fresh folder of the slot's
+scratch space, has the worker fork a child that imports only those modules, and is the grader's
+`Student`: ``run(probe, **arguments)`` sends a request, waits at most what is left of the part's
+time budget, and decodes the answer only through `coursekit.student.answer_of`. The child's prints
+come back on a separate pipe, capped. Closing the session kills every process it started and
+removes its files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from coursekit import sandbox, wire
+from coursekit.config import Limits
+from coursekit.student import StudentCrash, StudentError, StudentTimeout, answer_of
+from coursekit.worker_main import CONTROL_MESSAGE_BYTES, FRAME_HEADER
+
+Isolation = Literal["auto", "bwrap", "none"]
+# How long a warm worker may take to start (imports) and to clean up after a session.
+START_TIMEOUT_SECONDS = 120.0
+END_TIMEOUT_SECONDS = 15.0
+# The function a probe calls, for messages such as "training_loop did not return within 60 s".
+PROBE_FUNCTIONS = {
+    "training_loop": "training_loop",
+    "plot_fit": "plot_fit",
+    "model_forward": "TemperatureNet",
+    "model_structure": "TemperatureNet",
+    "count_parameters": "count_parameters",
+    "split_indices": "split_indices",
+}
+NO_SANDBOX_NOTE = (
+    "student code ran without the bubblewrap sandbox ({reason}): it could read any file this user can "
+    "(graders, solutions, other hand-ins), use the network, and leave processes behind that escape its "
+    "process group; only the time, memory, file-size, open-file and process limits applied"
+)
+
+
+class WorkerError(RuntimeError):
+    """The pool itself failed (not the student's code): a worker would not start or answered nonsense."""
+
+
+def function_name(probe: str, arguments: dict[str, Any]) -> str:
+    """The student's function a request runs: `function="activations.tanh"` -> 'tanh', else by probe."""
+    function = arguments.get("function")
+    if isinstance(function, str) and function:
+        return function.rpartition(".")[2]
+    return PROBE_FUNCTIONS.get(probe, probe)
+
+
+def describe_status(status: int | None) -> str:
+    """'exit code 3' or 'signal 9 (SIGKILL)' from a wait status."""
+    if status is None:
+        return "its worker process was killed"
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = "unknown"
+        return f"signal {number} ({name})"
+    return f"exit code {os.waitstatus_to_exitcode(status)}"
+
+
+class _OutputCollector:
+    """Drains one pipe to its end, keeping the first `limit` bytes; the rest is counted and dropped."""
+
+    def __init__(self, *, read_fd: int, limit: int) -> None:
+        self.limit = limit
+        self.kept = bytearray()
+        self.dropped = 0
+        self._read_fd = read_fd
+        self._thread = threading.Thread(target=self._drain, name="worker-output", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        try:
+            while chunk := os.read(self._read_fd, 65536):
+                room = self.limit - len(self.kept)
+                self.kept += chunk[:room] if room > 0 else b""
+                self.dropped += max(0, len(chunk) - max(room, 0))
+        except OSError:
+            pass
+        finally:
+            os.close(self._read_fd)
+
+    def text(self) -> str:
+        text = self.kept.decode("utf-8", errors="replace")
+        if self.dropped:
+            text += f"\n[output cut: {self.dropped} more bytes after the first {self.limit // 1024} KB]\n"
+        return text
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+
+class _WarmWorker:
+    """One warm worker process (in bwrap or not) and its control socket."""
+
+    def __init__(self, *, scratch_dir: Path, isolated: bool, limits: Limits) -> None:
+        self.scratch_dir = scratch_dir
+        self.isolated = isolated
+        self.pid_cap_problem: str | None = None
+        control, remote = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        started = time.monotonic()
+        try:
+            if isolated:
+                info_read, info_write = os.pipe()
+                command = [sandbox.sandbox_python(), "-P", "-m", "coursekit.worker_main", str(remote.fileno()), "bwrap"]
+                argv = sandbox.bwrap_command(
+                    scratch_dir=scratch_dir,
+                    tmp_size_mb=max(64, 2 * limits.file_size_mb),
+                    info_fd=info_write,
+                    command=command,
+                )
+                self.process = subprocess.Popen(
+                    argv,
+                    pass_fds=(remote.fileno(), info_write),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    start_new_session=True,
+                )
+                os.close(info_write)
+                with os.fdopen(info_read, "rb") as info:
+                    sandbox_pid = json.loads(info.read(4096) or b"{}").get("child-pid")
+            else:
+                command = [sys.executable, "-P", "-m", "coursekit.worker_main", str(remote.fileno()), "none"]
+                environment = {**sandbox.sandbox_environment(), "PYTHONPATH": str(sandbox.package_dir().parent)}
+                environment["HOME"] = environment["TMPDIR"] = str(scratch_dir)
+                environment["MPLCONFIGDIR"] = str(scratch_dir / ".matplotlib")
+                self.process = subprocess.Popen(
+                    command,
+                    pass_fds=(remote.fileno(),),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    start_new_session=True,
+                    cwd=scratch_dir,
+                    env=environment,
+                )
+                sandbox_pid = None
+        finally:
+            remote.close()
+        self.control = control
+        ready = self.receive(timeout=START_TIMEOUT_SECONDS)
+        if ready is None or ready.get("op") != "ready":
+            error = self.kill()
+            raise WorkerError(f"the warm worker did not start: {error or 'no answer'}")
+        self.start_seconds = time.monotonic() - started
+        if isolated and isinstance(sandbox_pid, int):
+            self.pid_cap_problem = sandbox.cap_pid_namespace(process_id=sandbox_pid)
+        elif isolated:
+            self.pid_cap_problem = "bubblewrap did not report the sandbox's process id"
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def send(self, message: dict[str, Any], fds: list[int] | None = None) -> bool:
+        try:
+            if fds:
+                socket.send_fds(self.control, [json.dumps(message).encode()], fds)
+            else:
+                self.control.send(json.dumps(message).encode())
+        except OSError:
+            return False
+        return True
+
+    def receive(self, *, timeout: float) -> dict[str, Any] | None:
+        """The next control message, or None when the worker is gone, silent or talking nonsense."""
+        self.control.settimeout(max(timeout, 0.001))
+        try:
+            data = self.control.recv(CONTROL_MESSAGE_BYTES)
+            message = json.loads(data) if data else None
+        except (OSError, ValueError):
+            return None
+        return message if isinstance(message, dict) else None
+
+    def kill(self) -> str:
+        """Kill the worker and its whole sandbox; return what it wrote to stderr (for diagnostics)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+        try:
+            _, errors = self.process.communicate(timeout=10)
+        except (subprocess.TimeoutExpired, ValueError):
+            errors = b""
+        self.control.close()
+        return (errors or b"").decode(errors="replace").strip()[-2000:]
+
+
+class WorkerPool:
+    """Warm workers, one per slot; `session()` gives a sandboxed `Student` for one part of one hand-in.
+
+    Sessions on one slot run one after the other; different slots may be used from different threads.
+    """
+
+    def __init__(self, *, limits: Limits, scratch_dir: Path, slots: int, isolation: Isolation = "auto") -> None:
+        if slots < 1:
+            raise ValueError(f"slots must be at least 1, got {slots}")
+        if isolation not in ("auto", "bwrap", "none"):
+            raise ValueError(f"isolation must be 'auto', 'bwrap' or 'none', got {isolation!r}")
+        self.limits = limits
+        self.scratch_dir = scratch_dir.resolve()
+        self.slots = slots
+        problem = sandbox.bwrap_problem() if isolation != "none" else "isolation='none' was asked for"
+        if isolation == "bwrap" and problem is not None:
+            raise sandbox.SandboxUnavailable(problem)
+        self.isolated = problem is None
+        self._no_sandbox_reason = problem
+        self._workers: dict[int, _WarmWorker] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        self.scratch_dir.mkdir(parents=True, exist_ok=True)
+
+    def isolation_note(self) -> str | None:
+        """None when student code runs fully isolated, else one line saying what is lost."""
+        if not self.isolated:
+            return NO_SANDBOX_NOTE.format(reason=self._no_sandbox_reason)
+        problems = {worker.pid_cap_problem for worker in self._workers.values() if worker.pid_cap_problem}
+        if problems and os.geteuid() == 0:
+            return (
+                "the sandbox's process count could not be capped (" + "; ".join(sorted(problems)) + "), and "
+                "running as root the kernel does not apply RLIMIT_NPROC in the sandbox: a fork bomb can slow other slots"
+            )
+        return None
+
+    def slot_dir(self, slot: int) -> Path:
+        return self.scratch_dir / f"slot-{slot}"
+
+    def worker(self, slot: int) -> _WarmWorker:
+        """The slot's warm worker, started (or restarted after a crash) if need be."""
+        if not 0 <= slot < self.slots:
+            raise ValueError(f"slot must be in 0..{self.slots - 1}, got {slot}")
+        if self._closed:
+            raise WorkerError("the worker pool is closed")
+        with self._lock:
+            worker = self._workers.get(slot)
+        if worker is not None and worker.alive():
+            return worker
+        if worker is not None:
+            worker.kill()
+        directory = self.slot_dir(slot)
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        worker = _WarmWorker(scratch_dir=directory, isolated=self.isolated, limits=self.limits)
+        with self._lock:
+            self._workers[slot] = worker
+        return worker
+
+    def discard(self, slot: int) -> None:
+        """Kill a slot's worker (it misbehaved); the next session starts a fresh one."""
+        with self._lock:
+            worker = self._workers.pop(slot, None)
+        if worker is not None:
+            worker.kill()
+
+    def session(self, *, slot: int, handin_dir: Path, part: str) -> WorkerSession:
+        """A fresh child on `slot` that can import the hand-in's top-level .py files, for one part."""
+        return WorkerSession(pool=self, slot=slot, handin_dir=handin_dir, part=part)
+
+    def close(self) -> None:
+        self._closed = True
+        with self._lock:
+            workers = list(self._workers.items())
+            self._workers.clear()
+        for slot, worker in workers:
+            worker.kill()
+            shutil.rmtree(self.slot_dir(slot), ignore_errors=True)
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class WorkerSession:
+    """A `Student` for one part of one hand-in, running in a fresh child of a warm worker."""
+
+    def __init__(self, *, pool: WorkerPool, slot: int, handin_dir: Path, part: str) -> None:
+        self.pool = pool
+        self.slot = slot
+        self.part = part
+        self.limits = pool.limits
+        self._failure: StudentError | None = None
+        self._ended = False
+        self._child_status: int | None = None
+        self._deadline = time.monotonic() + self.limits.time_seconds
+        self._worker = pool.worker(slot)
+        worker_dir = self._worker.scratch_dir
+        self.directory = worker_dir / f"session-{secrets.token_hex(8)}"
+        self.directory.mkdir()
+        for source in sorted(Path(handin_dir).iterdir()):
+            # Regular files only: a symlink in a hand-in must not pull a host file into the sandbox.
+            if source.suffix == ".py" and source.is_file() and not source.is_symlink():
+                shutil.copyfile(source, self.directory / source.name)
+        inside = self.directory if not self._worker.isolated else Path(sandbox.SCRATCH_MOUNT) / self.directory.name
+        self._results, child_results = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        output_read, output_write = os.pipe()
+        self._output = _OutputCollector(read_fd=output_read, limit=self.limits.output_kb * 1024)
+        limits = self.limits.model_dump()
+        sent = self._worker.send(
+            {"op": "session", "directory": str(inside), "limits": limits}, [child_results.fileno(), output_write]
+        )
+        child_results.close()
+        os.close(output_write)
+        started = self._worker.receive(timeout=END_TIMEOUT_SECONDS) if sent else None
+        if started is None or started.get("op") != "started":
+            self._worker_died()
+
+    @property
+    def output(self) -> str:
+        """What the student's code printed (stdout and stderr together), capped at limits.output_kb."""
+        return self._output.text()
+
+    def _worker_died(self) -> None:
+        self._ended = True
+        self.pool.discard(self.slot)
+        self._failure = StudentCrash("your code ended the worker process (it killed the process that started it)")
+
+    def _end_child(self) -> None:
+        """Have the worker kill the child and everything it started; restart the worker if it does not."""
+        if self._ended:
+            return
+        self._ended = True
+        reply = None
+        if self._worker.send({"op": "end"}):
+            reply = self._worker.receive(timeout=END_TIMEOUT_SECONDS)
+        if reply is None or reply.get("op") != "ended" or not isinstance(reply.get("status"), int):
+            self.pool.discard(self.slot)
+            return
+        self._child_status = reply["status"]
+
+    def run(self, probe: str, /, **arguments: Any) -> dict[str, Any]:
+        """Run a probe in the child; raise StudentError, StudentTimeout or StudentCrash when it fails."""
+        if self._failure is not None:
+            raise self._failure
+        name = function_name(probe, arguments)
+        request = wire.encode({"probe": probe, "arguments": arguments})
+        try:
+            self._send(FRAME_HEADER.pack(len(request)) + request)
+            header = self._receive(FRAME_HEADER.size)
+            (size,) = FRAME_HEADER.unpack(header)
+            if size > wire.MAX_MESSAGE_BYTES:
+                self._end_child()
+                self._failure = StudentError(f"{name} sent back {size} bytes, more than the kit accepts")
+                raise self._failure
+            response = self._receive(size)
+        except TimeoutError:
+            self._end_child()
+            self._failure = StudentTimeout(f"{name} did not return within {self.limits.time_seconds:g} s")
+            raise self._failure from None
+        except (ConnectionError, EOFError, OSError):
+            worker_gone = self._control_closed()
+            self._end_child()
+            if worker_gone or self._child_status is None:
+                self._failure = StudentCrash(
+                    f"your code ended the worker process (it killed the process that started it) while running {name}"
+                )
+            elif os.WIFSIGNALED(self._child_status) and os.WTERMSIG(self._child_status) == signal.SIGXCPU:
+                self._failure = StudentTimeout(f"{name} used more than its CPU time ({self.limits.time_seconds:g} s)")
+            else:
+                self._failure = StudentCrash(
+                    f"your code ended the worker process ({describe_status(self._child_status)}) while running {name}"
+                )
+            raise self._failure from None
+        return answer_of(response)
+
+    def _remaining(self) -> float:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        return remaining
+
+    def _control_closed(self) -> bool:
+        """True when the warm worker is gone (its control socket reads end of stream)."""
+        if not self._worker.alive():
+            return True
+        readable, _, _ = select.select([self._worker.control], [], [], 0)
+        if not readable:
+            return False
+        try:
+            return self._worker.control.recv(CONTROL_MESSAGE_BYTES, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
+    def _send(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            _, writable, _ = select.select([self._worker.control], [self._results], [], self._remaining())
+            if self._control_closed():
+                raise ConnectionError("worker gone")
+            if writable:
+                view = view[self._results.send(view[: 1 << 20]) :]
+
+    def _receive(self, size: int) -> bytes:
+        data = bytearray()
+        while len(data) < size:
+            readable, _, _ = select.select([self._worker.control, self._results], [], [], self._remaining())
+            if self._worker.control in readable and self._control_closed():
+                raise ConnectionError("worker gone")
+            if self._results in readable:
+                chunk = self._results.recv(min(size - len(data), 1 << 20))
+                if not chunk:
+                    raise EOFError("child gone")
+                data += chunk
+        return bytes(data)
+
+    def close(self) -> None:
+        """Kill the child and everything it started, collect its output, remove its files."""
+        if self._results.fileno() == -1:
+            return
+        self._end_child()
+        self._results.close()
+        self._output.join(timeout=5)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self) -> WorkerSession:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()

@@ -1,0 +1,260 @@
+"""The warm worker: imports torch once, then forks one child per (hand-in, part) to run the student's code.
+
+This module runs on the untrusted side, usually inside the bubblewrap sandbox (coursekit.sandbox),
+started by coursekit.worker as ``python -P -m coursekit.worker_main CONTROL_FD MODE``. It decides
+nothing: it only forks, limits, kills and cleans up.
+
+Control messages are JSON on a SOCK_SEQPACKET socket (one message per packet):
+  trusted -> worker  {"op": "session", "directory": ..., "limits": {...}} with two fds: the results
+                     socket and the write end of the output pipe
+  worker -> trusted  {"op": "started", "pid": child}
+  trusted -> worker  {"op": "end"}: kill everything the session started
+  worker -> trusted  {"op": "ended", "status": wait status of the child}
+The child answers length-prefixed probe requests on its results socket (coursekit.probes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import math
+import os
+import resource
+import shutil
+import signal
+import socket
+import struct
+import sys
+from pathlib import Path
+from typing import Any
+
+FRAME_HEADER = struct.Struct(">Q")
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+IPC_RMID = 0
+# CPU seconds allowed beyond the wall-clock budget before the kernel stops the child itself.
+CPU_MARGIN_SECONDS = 5
+CONTROL_MESSAGE_BYTES = 65536
+# Signals the worker ignores so that a student's child cannot stop it with a polite signal.
+IGNORED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM)
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def warm_up() -> None:
+    """Import what every hand-in uses, without starting any thread pool (threads do not survive fork)."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot
+    import numpy
+    import torch
+
+    from coursekit import probes, wire
+
+    # Touch the lazy paths of the wire format once, so each child need not.
+    wire.decode(wire.encode({"ok": {"x": torch.zeros(2), "n": numpy.float64(1.0).item()}}))
+    matplotlib.pyplot.figure().savefig(io.BytesIO(), format="png")
+    matplotlib.pyplot.close("all")
+    del probes
+
+
+def read_exactly(sock: socket.socket, size: int) -> bytes | None:
+    """`size` bytes from `sock`, or None at end of stream."""
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = sock.recv(min(size - len(chunks), 1 << 20))
+        if not chunk:
+            return None
+        chunks += chunk
+    return bytes(chunks)
+
+
+def set_limits(limits: dict[str, Any]) -> None:
+    """Hard limits for the student's child, set before any of their code is imported."""
+    cpu = math.ceil(float(limits["time_seconds"])) + CPU_MARGIN_SECONDS
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    # torch maps far more address space than it touches; the budget is on top of what is mapped now.
+    mapped = _status_kib("VmSize") * 1024
+    memory = mapped + int(limits["memory_mb"]) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    processes = int(limits["processes"])
+    resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+    file_size = int(limits["file_size_mb"]) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
+    open_files = int(limits["open_files"])
+    resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def run_child(*, results_fd: int, output_fd: int, directory: str, limits: dict[str, Any]) -> None:
+    """The forked child: limits, then answer probe requests on `results_fd` until it closes. Never returns."""
+    code = 70
+    try:
+        os.setsid()
+        for number in IGNORED_SIGNALS:
+            signal.signal(number, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        # The child dies with the worker, so it never outlives a killed worker.
+        _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(output_fd, 1)
+        os.dup2(output_fd, 2)
+        os.close(null)
+        os.close(output_fd)
+        sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+        sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+        os.chdir(directory)
+        set_limits(limits)
+        import torch
+
+        from coursekit import probes
+
+        torch.set_num_threads(1)
+        results = socket.socket(fileno=results_fd)
+        handin = probes.Handin(Path(directory))
+        while True:
+            header = read_exactly(results, FRAME_HEADER.size)
+            if header is None:
+                code = 0
+                break
+            (size,) = FRAME_HEADER.unpack(header)
+            request = read_exactly(results, size)
+            if request is None:
+                code = 0
+                break
+            response = probes.handle_request(handin, request)
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+                sys.stderr.flush()
+            results.sendall(FRAME_HEADER.pack(len(response)) + response)
+    except BaseException:  # the child must never fall back into the worker's loop
+        with contextlib.suppress(BaseException):
+            import traceback
+
+            traceback.print_exc()
+    finally:
+        with contextlib.suppress(BaseException):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def remove_ipc_objects() -> None:
+    """Remove System V shared memory, semaphores and queues a session left (they outlive processes)."""
+    libc = _libc()
+    for table, remove in (("shm", libc.shmctl), ("sem", libc.semctl), ("msg", libc.msgctl)):
+        with contextlib.suppress(OSError):
+            lines = Path(f"/proc/sysvipc/{table}").read_text().splitlines()[1:]
+            for line in lines:
+                fields = line.split()
+                identifier = int(fields[1])
+                if table == "sem":
+                    remove(identifier, 0, IPC_RMID)
+                else:
+                    remove(identifier, IPC_RMID, None)
+
+
+def clean_private_folders() -> None:
+    """Empty the sandbox's private /tmp and /dev/shm, so the next session finds nothing of this one."""
+    for folder in (Path("/tmp"), Path("/dev/shm")):
+        with contextlib.suppress(OSError):
+            for entry in folder.iterdir():
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    with contextlib.suppress(OSError):
+                        entry.unlink()
+
+
+def end_session(*, child: int, isolated: bool) -> int:
+    """Kill the child and everything it started; return the child's wait status."""
+    if isolated:
+        # In the sandbox's own PID namespace this kills every process but this one and the namespace's init.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(-1, signal.SIGKILL)
+    else:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child, signal.SIGKILL)
+    _, status = os.waitpid(child, 0)
+    while True:  # reap anything else that is ours
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            break
+    if isolated:
+        remove_ipc_objects()
+        clean_private_folders()
+    return status
+
+
+def send(control: socket.socket, message: dict[str, Any]) -> None:
+    control.send(json.dumps(message).encode())
+
+
+def serve(*, control: socket.socket, isolated: bool) -> None:
+    """Answer control messages until the trusted side closes the socket."""
+    while True:
+        data, fds, _, _ = socket.recv_fds(control, CONTROL_MESSAGE_BYTES, 2)
+        if not data:
+            return
+        message = json.loads(data)
+        if message.get("op") != "session" or len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            send(control, {"op": "error", "message": "expected a session with two file descriptors"})
+            continue
+        results_fd, output_fd = fds
+        sys.stdout.flush()
+        sys.stderr.flush()
+        child = os.fork()
+        if child == 0:
+            control.close()
+            run_child(
+                results_fd=results_fd, output_fd=output_fd, directory=message["directory"], limits=message["limits"]
+            )
+        os.close(results_fd)
+        os.close(output_fd)
+        send(control, {"op": "started", "pid": child})
+        while True:
+            data = control.recv(CONTROL_MESSAGE_BYTES)
+            if not data:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child, signal.SIGKILL)
+                return
+            if json.loads(data).get("op") == "end":
+                break
+        send(control, {"op": "ended", "status": end_session(child=child, isolated=isolated)})
+
+
+def main(argv: list[str]) -> int:
+    control_fd, mode = int(argv[0]), argv[1]
+    control = socket.socket(fileno=control_fd)
+    warm_up()
+    for number in IGNORED_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
+    # Not dumpable: a student's child (same uid) cannot ptrace this process or write its memory.
+    _libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    threads = len(os.listdir("/proc/self/task"))
+    send(control, {"op": "ready", "pid": os.getpid(), "threads": threads})
+    serve(control=control, isolated=mode == "bwrap")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
