@@ -613,6 +613,31 @@ def test_an_nbgrader_release_notebook_is_fine(tmp_path: Path) -> None:
     assert handin.problems == ()
 
 
+def test_nbgrader_test_cells_are_not_run(tmp_path: Path) -> None:
+    notebook = json.loads(notebook_bytes(SOLUTIONS["activations.py"].decode(), STUBS["training.py"].decode()))
+    test_cell = nbformat.v4.new_code_cell(
+        "assert torch.equal(relu(torch.tensor([-1.0, 2.0])), torch.tensor([0.0, 2.0]))\n"
+        "assert split_indices(10)[0].numel() == 8"
+    )
+    test_cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "points": 2, "grade_id": "t1"}
+    notebook["cells"].append(test_cell)
+    source = tmp_path / "alice.ipynb"
+    source.write_text(json.dumps(notebook))
+
+    handin = unpack(tmp_path, source)
+
+    assert handin.files == ("activations.py", "training.py")
+    assert handin.problems == (
+        Problem("model.py", "model.py was not handed in: alice.ipynb defines none of TemperatureNet, count_parameters"),
+    )
+    written = (handin.directory / "training.py").read_text()
+    assert written.endswith(
+        "# %% code cell 4 (nbgrader test cell, not run)\n"
+        "# assert torch.equal(relu(torch.tensor([-1.0, 2.0])), torch.tensor([0.0, 2.0]))\n"
+        "# assert split_indices(10)[0].numel() == 8\n"
+    )
+
+
 def test_a_broken_cell_that_defines_a_contract_name_is_blamed_on_its_module(tmp_path: Path) -> None:
     source = tmp_path / "alice.ipynb"
     source.write_bytes(notebook_bytes("import torch", "def count_parameters(model)\n    return 0"))
@@ -739,4 +764,53 @@ def test_the_contract_names_are_course_yml_s() -> None:
     course = load_course(ROOT / "course.yml")
     assert {part.file: tuple(exercise.name for exercise in part.exercises) for part in course.assignment.parts} == dict(
         CONTRACT_NAMES
+    )
+
+
+def test_a_zip_larger_than_the_limit_is_not_opened(tmp_path: Path) -> None:
+    source = tmp_path / "alice.zip"
+    with zipfile.ZipFile(source, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, data in SOLUTIONS.items():
+            archive.writestr(name, data)
+        archive.writestr("data/weights.bin", os.urandom(1024 * 1024 + 1))
+
+    handin = unpack(tmp_path, source)
+
+    assert handin.files == ()
+    assert handin.problems == (
+        Problem(
+            None,
+            "alice.zip is 1.1 MB, over the 1 MB limit for a hand-in: hand in a zip of activations.py, model.py and "
+            "training.py only",
+        ),
+    )
+
+
+def test_a_notebook_larger_than_the_limit_is_not_read(tmp_path: Path) -> None:
+    source = tmp_path / "alice.ipynb"
+    source.write_bytes(
+        notebook_bytes("def relu(x):\n    return x", markdown="![plot](data:image/png;base64," + "A" * 1024 * 1024)
+    )
+
+    handin = unpack(tmp_path, source)
+
+    assert handin.files == ()
+    assert handin.problems == (
+        Problem(
+            None,
+            "alice.ipynb is 1.1 MB, over the 1 MB limit for a hand-in: clear the notebook's outputs "
+            "(Edit > Clear All Outputs), save it and hand it in again",
+        ),
+    )
+
+
+def test_a_file_that_is_no_hand_in(tmp_path: Path) -> None:
+    source = tmp_path / "alice.rar"
+    source.write_bytes(b"Rar!\x1a\x07\x00")
+
+    handin = unpack(tmp_path, source)
+
+    assert handin.files == ()
+    assert handin.problems == (
+        Problem(None, "alice.rar is not a hand-in: hand in a .zip, a folder or a .ipynb notebook holding your modules"),
     )
