@@ -64,6 +64,8 @@ def grade_command(
 
     if not submissions.is_dir():
         raise _fail(f"{submissions} is not a folder of hand-ins")
+    if isolation not in ("auto", "bwrap", "none"):
+        raise _fail(f"--isolation must be auto, bwrap or none, not {isolation!r}")
     try:
         course = load_course(course_dir / "course.yml")
     except CourseConfigError as error:
@@ -94,7 +96,7 @@ def grade_command(
                 student=student,
                 force=force,
                 limits=limits,
-                isolation=isolation,
+                isolation=isolation,  # type: ignore[arg-type]
                 on_progress=on_progress,
             )
         except (ValueError, RuntimeError) as error:
@@ -144,6 +146,116 @@ def _render_class_summary(report: object, *, course_dir: Path) -> None:
         f"graded {len(report.graded)} hand-ins in {report.seconds:.1f} s{resumed}; grades in {report.grades_csv}",
         highlight=False,
     )
+
+
+@app.command("collect")
+def collect_command(
+    download: Annotated[Path, typer.Argument(help="the LMS bulk download: a .zip or the folder it unpacks to")],
+    lms: Annotated[str, typer.Option("--lms", help="canvas | moodle")],
+    out: Annotated[Path, typer.Option("--out", help="a new folder: one hand-in per student, for `coursekit grade`")],
+    roster: Annotated[Path | None, typer.Option("--roster", help="roster CSV linking LMS ids to student ids")] = None,
+) -> None:
+    """Turn an LMS bulk download into the one-entry-per-student folder that `coursekit grade` reads."""
+    from coursekit.lms import CollectError, collect_download
+    from coursekit.roster import RosterError, load_roster
+
+    if lms not in ("canvas", "moodle"):
+        raise _fail(f"--lms must be canvas or moodle, not {lms!r}")
+    try:
+        report = collect_download(
+            download=download,
+            lms=lms,  # type: ignore[arg-type]
+            out_dir=out,
+            roster=load_roster(roster) if roster else None,
+        )
+    except (CollectError, RosterError) as error:
+        raise _fail(str(error)) from None
+    late = sum(1 for entry in report.entries if entry.late)
+    console.print(f"collected {len(report.entries)} hand-ins into {out} ({late} late)", highlight=False)
+    skipped = Table(title="files not placed")
+    skipped.add_column("why")
+    skipped.add_column("file")
+    skipped.add_column("reason")
+    for why, files in (
+        ("unrecognised", report.unrecognised),
+        ("rejected", report.rejected),
+        ("superseded", report.superseded),
+    ):
+        for file in files:
+            skipped.add_row(why, file.path, file.reason)
+    if skipped.row_count:
+        console.print(skipped)
+    for student_id in report.not_in_roster:
+        errors.print(f"[yellow]not in the roster:[/] {student_id}", highlight=False)
+    for student_id in report.roster_without_handin:
+        errors.print(f"[yellow]no hand-in:[/] {student_id}", highlight=False)
+    for warning in report.warnings:
+        errors.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+@app.command("export")
+def export_command(
+    out: Annotated[Path, typer.Argument(help="the folder `coursekit grade` wrote (for canvas, moodle, csv)")],
+    to: Annotated[str, typer.Option("--to", help="canvas | moodle | csv | gradescope")],
+    dest: Annotated[Path | None, typer.Option("--dest", help="the file (or folder, for gradescope) to write")] = None,
+    roster: Annotated[Path | None, typer.Option("--roster", help="roster CSV (needed for canvas and moodle)")] = None,
+    missing: Annotated[
+        str, typer.Option("--missing", help="zero | blank: for roster students with no hand-in")
+    ] = "zero",
+    canvas_assignment_id: Annotated[str | None, typer.Option("--canvas-assignment-id")] = None,
+    course_dir: CourseDir = Path("."),
+) -> None:
+    """Write grades for an LMS (canvas, moodle, csv), or Gradescope's autograder.zip (gradescope)."""
+    from coursekit.lms import ExportError, export_grades
+    from coursekit.roster import RosterError, load_roster
+
+    try:
+        course = load_course(course_dir / "course.yml")
+    except CourseConfigError as error:
+        raise _fail(str(error)) from None
+    if to == "gradescope":
+        from coursekit.gradescope import build_autograder_zip
+
+        path = build_autograder_zip(course_dir=course_dir, dest=dest or out)
+        console.print(f"wrote {path}: upload it as the assignment's autograder on Gradescope", highlight=False)
+        return
+    if to not in ("canvas", "moodle", "csv") or missing not in ("zero", "blank"):
+        raise _fail("--to must be canvas, moodle, csv or gradescope; --missing zero or blank")
+    destination = dest or out / f"grades-{to}.csv"
+    try:
+        report = export_grades(
+            out_dir=out,
+            to=to,  # type: ignore[arg-type]
+            course=course,
+            dest=destination,
+            roster=load_roster(roster) if roster else None,
+            missing=missing,  # type: ignore[arg-type]
+            canvas_assignment_id=canvas_assignment_id,
+        )
+    except (ExportError, RosterError) as error:
+        raise _fail(str(error)) from None
+    console.print(f"wrote {report.rows} rows to {report.dest}", highlight=False)
+    for label, ids in (
+        ("no hand-in", report.missing),
+        ("not in the roster", report.not_in_roster),
+        ("the LMS cannot identify", report.unidentified),
+    ):
+        if ids:
+            errors.print(f"[yellow]{label}:[/] {', '.join(ids)}", highlight=False)
+
+
+@app.command("gradescope-run", hidden=True)
+def gradescope_run_command(
+    root: Annotated[Path, typer.Option("--root", help="Gradescope's /autograder (or a stand-in)")] = Path(
+        "/autograder"
+    ),
+    course_dir: CourseDir = Path("."),
+) -> None:
+    """Grade Gradescope's submission folder and write its results.json (what run_autograder calls)."""
+    from coursekit.gradescope import run_gradescope_submission
+
+    path = run_gradescope_submission(root=root, course_dir=course_dir)
+    console.print(f"wrote {path}", highlight=False)
 
 
 def main() -> None:

@@ -39,6 +39,7 @@ from coursekit.results import (
     write_student_result,
 )
 from coursekit.student import Student
+from coursekit.worker import Isolation
 
 KIT_DATA_MODULE = "temperature_data.py"
 
@@ -96,7 +97,7 @@ class GradeOptions:
     course_dir: Path
     limits: Limits
     scratch_dir: Path
-    isolation: str
+    isolation: Isolation
 
 
 # One warm worker pool per grading process, made by `_start_grading_process`.
@@ -202,7 +203,7 @@ def grade_class(
     student: str | None = None,
     force: bool = False,
     limits: Limits | None = None,
-    isolation: str = "auto",
+    isolation: Isolation = "auto",
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> ClassReport:
     """Grade every hand-in in `submissions_dir` into `out_dir`; return the class report.
