@@ -346,7 +346,8 @@ def test_validation_without_grad(student: Student) -> None:
     train_calls = [grad for rows, grad in calls if rows == n_train]
     val_calls = [grad for rows, grad in calls if rows == n_val]
     assert calls, "the model you were given was never called: train that model, not a copy of it"
-    assert train_calls and all(train_calls), (
+    assert train_calls, f"the model never saw the training data: no forward call on the {n_train} rows of t_u_train"
+    assert all(train_calls), (
         "the forward pass on the training data must run with gradients enabled (it is what backward() follows)"
     )
     assert len(train_calls) == problem.n_epochs, (
@@ -443,7 +444,7 @@ def plot_run(student: Student, scale: float | None) -> PlotRun:
     if scale is not None:
         t_u, t_c = t_u.flatten(), t_c.flatten()
     figure = run_once(
-        student, f"plot-{scale}", "plot_fit", layers=PLOT_LAYERS, state=state, t_u=t_u, t_c=t_c, scale=scale
+        student, f"plot-{scale}", "plot_fit", layers=PLOT_LAYERS, state=state, t_u=t_u, t_c=t_c, scale=scale, png=False
     )
     return PlotRun(state, t_u, t_c, 0.1 if scale is None else scale, figure)
 

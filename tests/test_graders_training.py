@@ -1,0 +1,383 @@
+"""The training graders (graders/test_training.py) judged on hand-ins: correct rewrites, mutants and cheats.
+
+Each hand-in is a folder holding copies of solutions/*.py with training.py replaced, graded with the
+instructors' debugging command (`pytest -c graders/pytest.ini --rootdir graders -p coursekit.plugin
+--handin ...`), run in-process by pytester so torch is imported once.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot  # imported once here, so pytester's module snapshot keeps it between runs
+import pytest
+import torch
+import yaml
+
+from coursekit.config import load_course
+from coursekit.plugin import Verdict
+from coursekit.student import StudentError
+
+pytest_plugins = ("pytester",)
+
+REPO = Path(__file__).resolve().parents[1]
+GRADERS = REPO / "graders"
+SOLUTIONS = REPO / "solutions"
+COURSE = load_course(REPO / "course.yml")
+TRAINING_POINTS = COURSE.assignment.part("training").points
+REFERENCE = (SOLUTIONS / "training.py").read_text(encoding="utf-8")
+MUTANTS: list[dict[str, str]] = yaml.safe_load((GRADERS / "mutants" / "training.yml").read_text(encoding="utf-8"))
+assert matplotlib.pyplot  # keep the import
+
+
+def warm_up_optimizers() -> None:
+    """One SGD and one Adam step here, before pytester snapshots sys.modules: the first step imports torch
+    modules lazily, and re-importing them in a later run would register torch's operator libraries twice."""
+    model = torch.nn.Linear(1, 1)
+    for optimizer_class in (torch.optim.SGD, torch.optim.Adam):
+        optimizer = optimizer_class(model.parameters(), lr=0.1)
+        model(torch.ones(2, 1)).sum().backward()
+        optimizer.step()
+        optimizer.zero_grad()
+
+
+warm_up_optimizers()
+
+HEADER = """
+import copy
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.figure import Figure
+"""
+
+SPLIT_SLICES = """
+def split_indices(n_samples, val_fraction=0.2, generator=None):
+    n_val = int(n_samples * val_fraction)
+    perm = torch.randperm(n_samples, generator=generator)
+    if n_val == 0:
+        return perm, perm[:0]
+    return perm[:-n_val], perm[-n_val:]
+"""
+
+SPLIT_TENSOR_SPLIT = """
+def split_indices(n_samples, val_fraction=0.2, generator=None):
+    shuffled = torch.randperm(n_samples, generator=generator)
+    n_val = int(val_fraction * n_samples)
+    train, val = shuffled.split([n_samples - n_val, n_val])
+    return train, val
+"""
+
+LOOP_ZERO_GRAD_LAST = """
+def training_loop(n_epochs, optimizer, model, loss_fn, t_u_train, t_u_val, t_c_train, t_c_val):
+    train_losses, val_losses = [], []
+    for epoch in range(n_epochs):
+        loss = loss_fn(model(t_u_train), t_c_train)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        with torch.no_grad():
+            val_losses.append(float(loss_fn(model(t_u_val), t_c_val)))
+        train_losses.append(loss.item())
+        print(f"epoch {epoch}: {loss.item():.3f}")
+    return {"train": train_losses, "val": val_losses}
+"""
+
+LOOP_VALIDATION_FIRST = """
+def training_loop(n_epochs, optimizer, model, loss_fn, t_u_train, t_u_val, t_c_train, t_c_val):
+    history = {"train": [], "val": []}
+    for epoch in range(1, n_epochs + 1):
+        model.eval()
+        with torch.no_grad():
+            val_prediction = model(t_u_val)
+        model.train()
+        optimizer.zero_grad(set_to_none=False)
+        train_loss = loss_fn(model(t_u_train), t_c_train)
+        train_loss.backward()
+        optimizer.step()
+        history["val"].append(loss_fn(val_prediction, t_c_val).item())
+        history["train"].append(train_loss.item())
+        if epoch % 1000 == 0:
+            print("Epoch", epoch, history["train"][-1], history["val"][-1])
+    return history
+"""
+
+PLOT_SCATTER = """
+def plot_fit(model, t_u, t_c, scale=0.1):
+    t_range = torch.arange(20.0, 90.0).unsqueeze(1)
+    fig, ax = plt.subplots()
+    ax.scatter(t_u.numpy(), t_c.numpy())
+    ax.plot(t_range.numpy(), model(scale * t_range).detach().numpy(), "c-")
+    ax.set_xlabel("Temperature (°F)")
+    ax.set_ylabel("Temperature (°C)")
+    return fig
+"""
+
+PLOT_PYPLOT = """
+def plot_fit(model, t_u, t_c, scale=0.1):
+    t_range = torch.arange(20.0, 90.0).unsqueeze(1)
+    fig = plt.figure(dpi=100)
+    plt.xlabel("Fahrenheit")
+    plt.ylabel("Celsius")
+    plt.plot(t_u.numpy(), t_c.numpy(), "o")
+    plt.plot(t_range.numpy(), model(scale * t_range).detach().numpy(), "c-")
+    return fig
+"""
+
+PLOT_FIGURE = """
+def plot_fit(model, t_u, t_c, scale=0.1):
+    fig = Figure()
+    ax = fig.add_subplot()
+    inputs = torch.arange(20.0, 90.0)
+    with torch.no_grad():
+        curve = model(scale * inputs.reshape(-1, 1)).squeeze(1)
+    ax.plot(inputs, curve, linestyle="--")
+    ax.plot(t_u.flatten(), t_c.flatten(), marker="x", linestyle="none")
+    ax.set(xlabel="degrees FAHRENHEIT", ylabel="degrees celsius")
+    return fig
+"""
+
+LOOP_MADE_UP_HISTORY = """
+def training_loop(n_epochs, optimizer, model, loss_fn, t_u_train, t_u_val, t_c_train, t_c_val):
+    return {"train": [100.0 / (e + 1) for e in range(n_epochs)], "val": [110.0 / (e + 1) for e in range(n_epochs)]}
+"""
+
+LOOP_SECOND_COPY = """
+def training_loop(n_epochs, optimizer, model, loss_fn, t_u_train, t_u_val, t_c_train, t_c_val):
+    twin = copy.deepcopy(model)
+    twin_optimizer = type(optimizer)(twin.parameters(), **optimizer.defaults)
+    history = {"train": [], "val": []}
+    for _ in range(n_epochs):
+        loss = loss_fn(twin(t_u_train), t_c_train)
+        with torch.no_grad():
+            val = loss_fn(twin(t_u_val), t_c_val)
+        twin_optimizer.zero_grad()
+        loss.backward()
+        twin_optimizer.step()
+        history["train"].append(loss.item())
+        history["val"].append(val.item())
+    return history
+"""
+
+LOOP_TRAINS_BUT_INVENTS_HISTORY = """
+def training_loop(n_epochs, optimizer, model, loss_fn, t_u_train, t_u_val, t_c_train, t_c_val):
+    for _ in range(n_epochs):
+        loss = loss_fn(model(t_u_train), t_c_train)
+        with torch.no_grad():
+            loss_fn(model(t_u_val), t_c_val)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return {"train": [1.0 / (e + 1) for e in range(n_epochs)], "val": [2.0 / (e + 1) for e in range(n_epochs)]}
+"""
+
+LOOP_RAISES = """
+def training_loop(n_epochs, optimizer, model, loss_fn, t_u_train, t_u_val, t_c_train, t_c_val):
+    raise ValueError("not finished")
+"""
+
+
+def reference_function(name: str) -> str:
+    """The reference's definition of `name` (its source text, fences and all), for mixing with rewrites."""
+    start = REFERENCE.index(f"\ndef {name}(")
+    end = REFERENCE.find("\ndef ", start + 1)
+    return REFERENCE[start : end if end != -1 else len(REFERENCE)]
+
+
+def training_source(*, split: str | None = None, loop: str | None = None, plot: str | None = None) -> str:
+    parts = [
+        split or reference_function("split_indices"),
+        loop or reference_function("training_loop"),
+        plot or reference_function("plot_fit"),
+    ]
+    return HEADER + "\nfrom torch import Tensor, nn\n" + "\n\n".join(textwrap.dedent(p) for p in parts)
+
+
+def grade(pytester: pytest.Pytester, tmp_path: Path, training: str) -> list[Verdict]:
+    """Grade a hand-in (the reference with this training.py) with the training graders; its verdicts."""
+    handin = tmp_path / "handin"
+    handin.mkdir(exist_ok=True)
+    for module in SOLUTIONS.glob("*.py"):
+        shutil.copy(module, handin / module.name)
+    (handin / "training.py").write_text(training, encoding="utf-8")
+    result = pytester.runpytest_inprocess(
+        *("-c", str(GRADERS / "pytest.ini"), "--rootdir", str(GRADERS), "-p", "coursekit.plugin"),
+        *("--course", str(REPO / "course.yml"), "--handin", str(handin), "-q", "-p", "no:randomly"),
+        str(GRADERS / "test_training.py"),
+    )
+    config = result.reprec.getcall("pytest_unconfigure").config  # type: ignore[attr-defined]
+    verdicts: list[Verdict] = config.pluginmanager.get_plugin("coursekit-grading").verdicts
+    assert verdicts, result.stdout.str()
+    assert not [v for v in verdicts if v.grader_error], [v for v in verdicts if v.grader_error]
+    return verdicts
+
+
+def score(verdicts: list[Verdict], exercise: str | None = None) -> float:
+    return sum(v.score for v in verdicts if exercise is None or v.exercise == exercise)
+
+
+def worth(verdicts: list[Verdict], exercise: str) -> float:
+    return sum(v.max_score for v in verdicts if v.exercise == exercise)
+
+
+def failures(verdicts: list[Verdict]) -> str:
+    return "\n".join(f"{v.name}: {v.message}" for v in verdicts if not v.passed)
+
+
+# --- correct hand-ins get every point -----------------------------------------------------------------------
+
+
+def test_the_graders_add_up_to_the_training_points(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    verdicts = grade(pytester, tmp_path, REFERENCE)
+    assert sum(v.max_score for v in verdicts) == TRAINING_POINTS
+    assert {v.part for v in verdicts} == {"training"}
+    assert {v.exercise for v in verdicts} == {"3.1", "3.2", "3.3"}
+    assert score(verdicts) == TRAINING_POINTS, failures(verdicts)
+
+
+@pytest.mark.parametrize(
+    ("split", "loop", "plot"),
+    [
+        (SPLIT_SLICES, LOOP_ZERO_GRAD_LAST, PLOT_SCATTER),
+        (SPLIT_TENSOR_SPLIT, LOOP_VALIDATION_FIRST, PLOT_PYPLOT),
+        (None, None, PLOT_FIGURE),
+    ],
+    ids=["slices-zero-grad-last-scatter", "tensor-split-validation-first-pyplot", "figure-object"],
+)
+def test_correct_rewrites_get_full_marks(
+    pytester: pytest.Pytester, tmp_path: Path, split: str | None, loop: str | None, plot: str | None
+) -> None:
+    verdicts = grade(pytester, tmp_path, training_source(split=split, loop=loop, plot=plot))
+    assert score(verdicts) == TRAINING_POINTS, failures(verdicts)
+
+
+# --- mistakes lose points, with the hint that names them ----------------------------------------------------
+
+# mutant name -> (the exercise that must lose points, a phrase the student must read)
+EXPECTED_HINTS: dict[str, tuple[str, str]] = {
+    "unshuffled-split": ("3.1", "not shuffled"),
+    "split-takes-first-n-val": ("3.1", "LAST n_val"),
+    "split-ignores-generator": ("3.1", "pass the generator"),
+    "split-rounds-n-val": ("3.1", "int(val_fraction * n_samples)"),
+    "split-negative-slice": ("3.1", "perm[-0:]"),
+    "missing-zero-grad": ("3.2", "optimizer.zero_grad()"),
+    "zero-grad-after-backward": ("3.2", "not between backward and step"),
+    "missing-step": ("3.2", "the weights never moved"),
+    "step-on-validation-loss": ("3.2", "step on the validation loss"),
+    "step-on-train-plus-validation": ("3.2", "validation loss took part in the gradient"),
+    "validation-with-grad": ("3.2", "torch.no_grad()"),
+    "train-on-validation-data": ("3.2", "train on t_u_val"),
+    "two-steps-per-epoch": ("3.2", "once per epoch"),
+    "off-by-one-epochs": ("3.2", "one epoch too few"),
+    "history-of-tensors": ("3.2", "use loss.item()"),
+    "history-without-validation": ("3.2", "history['val'] holds"),
+    "history-of-last-loss": ("3.2", "history['val'] differs"),
+    "plot-without-labels": ("3.3", "set_xlabel('Fahrenheit')"),
+    "plot-labels-swapped": ("3.3", "swapped"),
+    "plot-curve-unscaled": ("3.3", "feed the model scale * t_range"),
+    "plot-scale-hard-coded": ("3.3", "ignores the scale argument"),
+    "plot-measurements-as-line": ("3.3", "joined by a line"),
+    "plot-measurements-scaled": ("3.3", "against the scaled inputs"),
+    "plot-curve-too-short": ("3.3", "cover the inputs 20..89"),
+}
+
+
+def test_every_mutant_has_an_expected_hint() -> None:
+    assert sorted(m["name"] for m in MUTANTS) == sorted(EXPECTED_HINTS)
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m["name"] for m in MUTANTS])
+def test_a_mutant_loses_points_with_its_hint(pytester: pytest.Pytester, tmp_path: Path, mutant: dict[str, str]) -> None:
+    assert mutant["part"] == "training" and mutant["file"] == "training.py"
+    assert REFERENCE.count(mutant["replace"]) == 1
+    verdicts = grade(pytester, tmp_path, REFERENCE.replace(mutant["replace"], mutant["with"]))
+    exercise, hint = EXPECTED_HINTS[mutant["name"]]
+    lost = [v for v in verdicts if not v.passed]
+    assert lost, f"{mutant['name']} kept every point"
+    assert any(v.exercise == exercise and hint in v.message for v in lost), failures(verdicts)
+
+
+# --- cheats earn nothing for the loop -----------------------------------------------------------------------
+
+
+def test_a_made_up_history_earns_no_loop_points(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    verdicts = grade(pytester, tmp_path, training_source(loop=LOOP_MADE_UP_HISTORY))
+    assert score(verdicts, "3.2") == 0, failures(verdicts)
+    assert score(verdicts) == TRAINING_POINTS - worth(verdicts, "3.2"), failures(verdicts)
+
+
+def test_training_a_second_copy_earns_no_loop_points(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    verdicts = grade(pytester, tmp_path, training_source(loop=LOOP_SECOND_COPY))
+    assert score(verdicts, "3.2") == 0, failures(verdicts)
+
+
+def test_an_invented_history_costs_the_history_check_only(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    verdicts = grade(pytester, tmp_path, training_source(loop=LOOP_TRAINS_BUT_INVENTS_HISTORY))
+    lost = [v for v in verdicts if not v.passed]
+    assert [v.name.split(" ", 1)[0] for v in lost] == ["3.2"], failures(verdicts)
+    assert "history['train'] differs" in lost[0].message
+
+
+def test_a_crashing_loop_costs_the_loop_only(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    verdicts = grade(pytester, tmp_path, training_source(loop=LOOP_RAISES))
+    assert score(verdicts, "3.2") == 0
+    assert score(verdicts) == TRAINING_POINTS - worth(verdicts, "3.2")
+    assert all("ValueError: not finished" in v.message for v in verdicts if not v.passed), failures(verdicts)
+
+
+# --- the probe calls are made once per hand-in --------------------------------------------------------------
+
+
+def load_graders() -> Any:
+    spec = importlib.util.spec_from_file_location("training_graders_under_test", GRADERS / "test_training.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+class CountingStudent:
+    def __init__(self, failure: str | None = None) -> None:
+        self.calls: list[str] = []
+        self.failure = failure
+
+    def run(self, probe: str, /, **arguments: Any) -> dict[str, Any]:
+        self.calls.append(probe)
+        if self.failure is not None:
+            raise StudentError(self.failure)
+        return {"probe": probe, **arguments}
+
+
+def test_probe_runs_are_cached_per_student_object() -> None:
+    graders = load_graders()
+    first, second, failing = CountingStudent(), CountingStudent(), CountingStudent("boom")
+    for _ in range(3):
+        assert graders.run_once(first, "a", "call", x=1) == {"probe": "call", "x": 1}
+        graders.run_once(second, "a", "call", x=2)
+        with pytest.raises(StudentError, match="boom"):
+            graders.run_once(failing, "a", "call")
+    assert first.calls == second.calls == failing.calls == ["call"]
+    graders.run_once(first, "b", "call")
+    assert first.calls == ["call", "call"]
+
+
+def test_the_replay_tells_the_usual_mistakes_apart() -> None:
+    graders = load_graders()
+    problem = graders.trajectory_problem(graders.TRAJECTORY_SEED)
+    reference = graders.replay(problem)
+    tolerance = COURSE.thresholds["training_trajectory_tolerance"]
+    assert len(reference.train) == len(reference.val_before_step) == problem.n_epochs
+    assert reference.val_before_step[1:] == reference.val_after_step[:-1]
+    for variant, hint in graders.MISTAKES.items():
+        state = graders.replay(problem, variant).state
+        assert graders.state_distance(state, reference.state) > 100 * tolerance, variant
+        assert graders.trajectory_mistake(problem, state, tolerance) == hint
