@@ -49,8 +49,8 @@ def solution_grade_id(exercise: Exercise) -> str:
     return f"ex{exercise.id.replace('.', '_')}_{exercise.name}"
 
 
-def test_grade_id(exercise: Exercise) -> str:
-    """The nbgrader grade_id of an exercise's autograded test cell, e.g. ``test_1_2_sigmoid``."""
+def grade_cell_id(exercise: Exercise) -> str:
+    """The nbgrader grade_id of an exercise's autograded test cell (a grade cell), e.g. ``test_1_2_sigmoid``."""
     return f"test_{exercise.id.replace('.', '_')}_{exercise.name}"
 
 
@@ -299,7 +299,7 @@ def build_notebook(*, course_dir: Path, with_solutions: bool) -> NotebookNode:
             solution_id = solution_grade_id(exercise)
             meta = _nbgrader(solution_id, solution=True, grade=False, locked=False)
             cells.append(_code_cell(solution_id, layout.definitions[exercise.name], meta))
-            test_id = test_grade_id(exercise)
+            test_id = grade_cell_id(exercise)
             test_source = _test_cell_source(exercise, points)
             if not with_solutions:
                 test_source = _without_hidden_tests(test_source)
@@ -469,10 +469,10 @@ assert sorted(torch.cat([train, val]).tolist()) == list(range(11)), "every index
     """
 for n_samples, val_fraction in [(11, 0.2), (10, 0.5), (7, 0.0), (1, 0.2), (100, 0.3)]:
     train, val = split_indices(n_samples, val_fraction=val_fraction)
-    n_val = int(val_fraction * n_samples)
+    expected_val = int(n_samples * val_fraction)
     where = f"split_indices({n_samples}, val_fraction={val_fraction})"
-    assert val.shape == (n_val,) and train.shape == (n_samples - n_val,), (
-        f"{where}: expected {n_samples - n_val} training and {n_val} validation indices, "
+    assert val.shape == (expected_val,) and train.shape == (n_samples - expected_val,), (
+        f"{where}: expected {n_samples - expected_val} training and {expected_val} validation indices, "
         f"got {tuple(train.shape)} and {tuple(val.shape)}"
     )
     assert train.dtype == torch.int64 and val.dtype == torch.int64, (
