@@ -241,8 +241,10 @@ def nbgrader_config_text(*, course: Course) -> str:
 c = get_config()  # noqa: F821 (nbgrader's config loader provides get_config)
 
 c.CourseDirectory.course_id = {json.dumps(course_id(course))}
-# The course's one assignment; its notebook is source/{assignment.id}/{notebook_name(course)}.ipynb.
-c.CourseDirectory.assignment_id = {json.dumps(assignment.id)}
+# The course's one assignment is {assignment.id}: its notebook is source/{assignment.id}/{notebook_name(course)}.ipynb,
+# and `nbgrader generate_assignment {assignment.id}` enters it into the gradebook. (Setting
+# CourseDirectory.assignment_id here would make nbgrader refuse the assignment given on the command line.)
+c.GenerateAssignment.create_assignment = True
 
 # A student's copy of a solution cell: the code between the fences becomes this.
 c.ClearSolutions.code_stub = {{"python": {json.dumps(stub)}}}
