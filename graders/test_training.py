@@ -332,7 +332,7 @@ def test_training_follows_reference(student: Student, course: Course) -> None:
     tolerance = course.thresholds["training_trajectory_tolerance"]
     distance = state_distance(run["state"], replay(problem).state)
     assert distance <= tolerance, (
-        f"after {problem.n_epochs} epochs of SGD from the grader's weights, the weights drifted from the reference "
+        f"after {problem.n_epochs} epochs of SGD from the grader's weights, the weights differ from the reference "
         f"loop's (relative difference {distance:.2g}): {trajectory_mistake(problem, run['state'], tolerance)}"
     )
 
