@@ -45,6 +45,29 @@ def build_exercises_command(
             console.print(f"wrote {path}")
 
 
+@app.command("release")
+def release_command(
+    out: Annotated[Path, typer.Option("--out", help="where student/, student.zip and nbgrader/ go")],
+    course_dir: CourseDir = Path("."),
+) -> None:
+    """Build the student release (folder + zip for the LMS) and the nbgrader course."""
+    from coursekit.release import ReleaseError, build_release
+    from coursekit.stubs import FenceError, StaleExercisesError
+
+    try:
+        report = build_release(course_dir=course_dir, out_dir=out)
+    except (ReleaseError, StaleExercisesError, FenceError, CourseConfigError) as error:
+        raise _fail(str(error)) from None
+    table = Table(title="release")
+    table.add_column("what")
+    table.add_column("where")
+    table.add_row("student folder", f"{report.student_dir} ({len(report.student_files)} files)")
+    table.add_row("student zip (upload to the LMS)", f"{report.student_zip} sha256 {report.zip_sha256[:12]}")
+    table.add_row("nbgrader course", str(report.nbgrader_dir))
+    table.add_row("nbgrader source notebook", f"{report.source_notebook} ({report.points:g} points)")
+    console.print(table)
+
+
 @app.command("grade")
 def grade_command(
     submissions: Annotated[Path, typer.Argument(help="a folder with one hand-in per student (folder, .zip or .ipynb)")],
