@@ -145,6 +145,15 @@ def plot_fit(model, t_u, t_c, scale=0.1):
     return fig
 """
 
+SPLIT_FAILS_WITHOUT_VALIDATION = """
+def split_indices(n_samples, val_fraction=0.2, generator=None):
+    n_val = int(val_fraction * n_samples)
+    if n_val == 0:
+        raise ValueError("nothing to validate on")
+    perm = torch.randperm(n_samples, generator=generator)
+    return perm[:-n_val], perm[-n_val:]
+"""
+
 LOOP_MADE_UP_HISTORY = """
 def training_loop(n_epochs, optimizer, model, loss_fn, t_u_train, t_u_val, t_c_train, t_c_val):
     return {"train": [100.0 / (e + 1) for e in range(n_epochs)], "val": [110.0 / (e + 1) for e in range(n_epochs)]}
@@ -303,6 +312,15 @@ def test_a_mutant_loses_points_with_its_hint(pytester: pytest.Pytester, tmp_path
     lost = [v for v in verdicts if not v.passed]
     assert lost, f"{mutant['name']} kept every point"
     assert any(v.exercise == exercise and hint in v.message for v in lost), failures(verdicts)
+
+
+def test_a_split_failing_one_case_loses_that_check_only(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    verdicts = grade(pytester, tmp_path, training_source(split=SPLIT_FAILS_WITHOUT_VALIDATION))
+    lost = [v for v in verdicts if not v.passed]
+    assert [v.name for v in lost] == [
+        "3.1 split_indices keeps every sample for training when int(val_fraction * n_samples) == 0"
+    ], failures(verdicts)
+    assert "ValueError: nothing to validate on" in lost[0].message
 
 
 # --- cheats earn nothing for the loop -----------------------------------------------------------------------
