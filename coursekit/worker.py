@@ -306,8 +306,9 @@ class WorkerSession:
         self._failure: StudentError | None = None
         self._ended = False
         self._child_status: int | None = None
-        self._deadline = time.monotonic() + self.limits.time_seconds
         self._worker = pool.worker(slot)
+        # The budget starts once the worker is warm: its start-up is not the student's time.
+        self._deadline = time.monotonic() + self.limits.time_seconds
         worker_dir = self._worker.scratch_dir
         self.directory = worker_dir / f"session-{secrets.token_hex(8)}"
         self.directory.mkdir()

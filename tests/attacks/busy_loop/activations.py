@@ -1,0 +1,6 @@
+"""Attack: never return, burning CPU."""
+
+
+def tanh(x):
+    while True:
+        pass

@@ -1,0 +1,3 @@
+"""Attack: raise KeyboardInterrupt while being imported."""
+
+raise KeyboardInterrupt

@@ -1,0 +1,5 @@
+"""Attack: sys.exit while being imported."""
+
+import sys
+
+sys.exit(0)

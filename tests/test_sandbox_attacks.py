@@ -1,0 +1,235 @@
+"""Real malicious hand-ins (tests/attacks/<name>/activations.py) run through the bwrap sandbox.
+
+Each test asserts that the attack failed inside and checks from the trusted side that nothing
+happened: no file written, no process left, no secret returned, other slots unharmed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from coursekit import sandbox
+from coursekit.config import Limits
+from coursekit.student import StudentCrash, StudentError, StudentTimeout
+from coursekit.worker import WorkerPool
+
+pytestmark = [
+    pytest.mark.sandbox,
+    pytest.mark.skipif(sandbox.bwrap_problem() is not None, reason=f"no sandbox here: {sandbox.bwrap_problem()}"),
+]
+
+ATTACKS = Path(__file__).parent / "attacks"
+REPOSITORY = Path(__file__).resolve().parents[1]
+LIMITS = Limits(time_seconds=3, memory_mb=1024, processes=32, output_kb=8, file_size_mb=4, open_files=64)
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerPool]:
+    with WorkerPool(limits=LIMITS, scratch_dir=tmp_path_factory.mktemp("scratch"), slots=2, isolation="bwrap") as pool:
+        yield pool
+
+
+def attack(pool: WorkerPool, name: str, *args: object, slot: int = 0) -> object:
+    """Run the attack's tanh(*args) in a fresh session; its result, or the StudentError it raised."""
+    with pool.session(slot=slot, handin_dir=ATTACKS / name, part="activations") as student:
+        try:
+            return student.run("call", function="activations.tanh", args=list(args), kwargs={})["result"]
+        except StudentError as error:
+            return error
+
+
+def processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def assert_slot_works(pool: WorkerPool, slot: int = 0) -> None:
+    with pool.session(slot=slot, handin_dir=REPOSITORY / "solutions", part="activations") as student:
+        answer = student.run("call", function="activations.tanh", args=[torch.tensor([0.5])], kwargs={})
+    torch.testing.assert_close(answer["result"], torch.tanh(torch.tensor([0.5])))
+
+
+def test_the_sandbox_processes_have_no_capabilities_and_see_no_repository(pool: WorkerPool) -> None:
+    paths = ["/proc/self/status", "/proc/1/status"]
+    result = attack(pool, "read_files", paths)
+    assert isinstance(result, list)
+    for status in result:
+        capabilities = {line.split(":")[0]: line.split()[1] for line in status.splitlines() if line.startswith("Cap")}
+        assert capabilities["CapEff"] == capabilities["CapPrm"] == capabilities["CapBnd"] == "0" * 16, status
+    listing = attack(pool, "read_files", ["/proc/self/mountinfo"])
+    assert isinstance(listing, list)
+    mount_points = [line.split()[4] for line in listing[0].splitlines()]
+    assert not [point for point in mount_points if point.startswith(str(REPOSITORY))]
+
+
+def test_it_cannot_read_graders_solutions_course_or_other_handins(pool: WorkerPool, tmp_path: Path) -> None:
+    other = tmp_path / "other-student"
+    other.mkdir()
+    secret = secrets.token_hex(16)
+    (other / "activations.py").write_text(f"SECRET = {secret!r}\n")
+    paths = [
+        REPOSITORY / "graders" / "pytest.ini",
+        REPOSITORY / "solutions" / "activations.py",
+        REPOSITORY / "course.yml",
+        other / "activations.py",
+        sandbox.package_dir().parent / "course.yml",
+    ]
+    result = attack(pool, "read_files", [str(path) for path in paths])
+    assert result == ["failed: FileNotFoundError"] * len(paths)
+    assert secret not in repr(result)
+
+
+def test_it_cannot_import_the_reference_solution(pool: WorkerPool) -> None:
+    result = attack(pool, "import_solution", str(REPOSITORY))
+    assert result == ["failed: ModuleNotFoundError", "failed: FileNotFoundError"]
+
+
+def test_it_cannot_write_outside_its_folder(pool: WorkerPool, tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    output.mkdir()
+    targets = [output / "grades.csv", pool.slot_dir(1) / "planted.py", REPOSITORY / "planted.py", Path("/usr/planted")]
+    result = attack(pool, "write_outside", [str(path) for path in targets])
+    assert isinstance(result, list)
+    assert "written" not in result
+    for path in targets:
+        assert not path.exists(), path
+
+
+def test_it_cannot_reach_the_network(pool: WorkerPool) -> None:
+    accepted: list[object] = []
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.settimeout(2)
+
+        def accept() -> None:
+            with contextlib.suppress(OSError):
+                accepted.append(listener.accept())
+
+        thread = threading.Thread(target=accept)
+        thread.start()
+        result = attack(pool, "network", listener.getsockname()[1])
+        thread.join()
+    assert isinstance(result, str) and result.startswith("failed"), result
+    assert accepted == []
+
+
+def test_no_process_outlives_its_session(pool: WorkerPool) -> None:
+    marker = f"coursekit-attack-{secrets.token_hex(8)}"
+    assert attack(pool, "background_process", marker) == "started"
+    deadline = time.monotonic() + 5
+    while processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert processes_with(marker) == []
+
+
+def test_a_fork_bomb_costs_only_its_own_slot(pool: WorkerPool) -> None:
+    assert_slot_works(pool, slot=1)  # warm, so that the timing below is one session's
+    results: list[object] = []
+    bomb = threading.Thread(target=lambda: results.append(attack(pool, "fork_bomb", 0, slot=0)))
+    bomb.start()
+    time.sleep(1)
+    started = time.monotonic()
+    assert_slot_works(pool, slot=1)
+    assert time.monotonic() - started < 2.5
+    bomb.join()
+    assert isinstance(results[0], StudentTimeout)
+    assert_slot_works(pool, slot=0)
+
+
+def test_killing_its_parent_is_a_crash_and_the_slot_recovers(pool: WorkerPool) -> None:
+    # The answer may race the worker's death; a later call of the same session is a crash at the latest.
+    with (
+        pool.session(slot=0, handin_dir=ATTACKS / "kill_parent", part="activations") as student,
+        pytest.raises(StudentCrash, match="while running tanh"),
+    ):
+        for _ in range(3):
+            student.run("call", function="activations.tanh", args=[1.0], kwargs={})
+            time.sleep(0.5)
+    assert_slot_works(pool)
+
+
+def test_unbounded_memory_is_stopped(tmp_path: Path) -> None:
+    # The smallest budget the config allows: touching memory runs at about 200 MB/s on a busy CI machine.
+    limits = LIMITS.model_copy(update={"memory_mb": 256})
+    with WorkerPool(limits=limits, scratch_dir=tmp_path, slots=1, isolation="bwrap") as small:
+        result = attack(small, "memory_hog", 1.0)
+        assert isinstance(result, StudentError)
+        assert "MemoryError" in result.message, result
+        assert_slot_works(small)
+
+
+@pytest.mark.parametrize("name", ["busy_loop", "sleep_forever"])
+def test_code_that_never_returns_times_out(pool: WorkerPool, name: str) -> None:
+    started = time.monotonic()
+    result = attack(pool, name, 1.0)
+    assert isinstance(result, StudentTimeout)
+    assert result.message == "tanh did not return within 3 s"
+    # The budget, plus killing and cleaning up on a loaded 2-core machine.
+    assert time.monotonic() - started < LIMITS.time_seconds + 6
+
+
+def test_filling_the_disk_stops_at_the_file_size_limit(pool: WorkerPool) -> None:
+    result = attack(pool, "fill_disk", ["big.bin", "/tmp/big.bin"])
+    assert result == [LIMITS.file_size_mb * 2**20] * 2
+    assert list(pool.slot_dir(0).glob("session-*")) == []
+
+
+def test_flooding_output_is_capped(pool: WorkerPool) -> None:
+    with pool.session(slot=0, handin_dir=ATTACKS / "flood_output", part="activations") as student:
+        answer = student.run("call", function="activations.tanh", args=[torch.tensor([0.5])], kwargs={})
+    torch.testing.assert_close(answer["result"], torch.tanh(torch.tensor([0.5])))
+    assert len(student.output) < LIMITS.output_kb * 1024 + 200
+    assert "[output cut:" in student.output
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("os._exit", StudentCrash),
+        ("sys.exit", StudentError),
+        ("KeyboardInterrupt", StudentError),
+        ("SystemExit", StudentError),
+    ],
+)
+def test_leaving_at_call_time_costs_only_that_call(pool: WorkerPool, kind: str, expected: type) -> None:
+    result = attack(pool, "exits_at_call", kind)
+    assert type(result) is expected, result
+    if expected is StudentCrash:
+        assert result.message == "your code ended the worker process (exit code 3) while running tanh"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("exit_at_import", StudentCrash), ("sysexit_at_import", StudentError), ("interrupt_at_import", StudentError)],
+)
+def test_leaving_at_import_time_costs_only_that_session(pool: WorkerPool, name: str, expected: type) -> None:
+    result = attack(pool, name, 1.0)
+    assert type(result) is expected, result
+    if expected is StudentError:
+        assert "activations.py could not be imported" in result.message
+    assert_slot_works(pool)
+
+
+def test_a_faked_result_never_runs_on_the_trusted_side(pool: WorkerPool, tmp_path: Path) -> None:
+    marker = tmp_path / "payload-ran"
+    result = attack(pool, "fake_result", str(marker))
+    assert isinstance(result, StudentError)
+    assert "not plain data" in result.message
+    assert not marker.exists()
