@@ -664,3 +664,18 @@ def _checks_for(exercise: Exercise) -> tuple[str, str]:
         raise NotebookBuildError(
             f"exercise {exercise.id} ({exercise.name}) has no notebook checks; known: {', '.join(_CHECKS)}"
         ) from None
+
+
+def filled_notebook(release: NotebookNode, *, course_dir: Path) -> NotebookNode:
+    """A copy of nbgrader's release notebook with every solution cell filled in from the reference."""
+    solutions = {
+        cell.metadata["nbgrader"]["grade_id"]: cell.source
+        for cell in build_notebook(course_dir=course_dir, with_solutions=True).cells
+        if cell.metadata.get("nbgrader", {}).get("solution")
+    }
+    notebook = nbformat.from_dict(nbformat.reads(nbformat.writes(release), as_version=4))
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            cell.source = fence_lines_removed(solutions[meta["grade_id"]])
+    return notebook
