@@ -30,6 +30,7 @@ import pytest
 
 from coursekit import intake
 from coursekit.config import Course, Limits, load_course
+from coursekit.fit_figure import fit_png
 from coursekit.plugin import GradingPlugin, Verdict
 from coursekit.results import (
     RESULTS_DIR,
@@ -152,11 +153,14 @@ def grade_handin(
         return sessions[part]
 
     try:
-        verdicts, _ = run_graders(graders_dir=course_dir / "graders", course=course, student_for_part=student_for_part)
+        verdicts, plugin = run_graders(
+            graders_dir=course_dir / "graders", course=course, student_for_part=student_for_part
+        )
     finally:
         for session in sessions.values():
             session.close()
     output = {part: session.output for part, session in sessions.items()}
+    fit = plugin.attachments.get("fit")
     return StudentResult(
         student_id=student_id,
         verdicts=tuple(verdicts),
@@ -164,6 +168,7 @@ def grade_handin(
         output=output,
         execution_time=time.perf_counter() - started,
         late=late,
+        fit_png=fit_png(fit) if isinstance(fit, dict) else None,
     )
 
 

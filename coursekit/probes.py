@@ -223,7 +223,7 @@ def probe_model_forward(
     return {"output": output_tensor, "grads": grads, "activation_output": activation_output}
 
 
-def _sequential(layers: list[tuple[str, list[int]]]) -> nn.Sequential:
+def sequential_from_layers(layers: list[tuple[str, list[int]]]) -> nn.Sequential:
     """A generic stack from the grader's description: ("linear", [in, out]) or ("tanh", [])."""
     modules: list[nn.Module] = []
     for kind, sizes in layers:
@@ -240,7 +240,7 @@ def _sequential(layers: list[tuple[str, list[int]]]) -> nn.Sequential:
 
 def probe_count_parameters(handin: Handin, *, layers: list[tuple[str, list[int]]], frozen: list[str]) -> dict[str, Any]:
     """count_parameters on a model the grader described, with some parameters frozen."""
-    model = _sequential(layers)
+    model = sequential_from_layers(layers)
     for name, parameter in model.named_parameters():
         parameter.requires_grad_(name not in frozen)
     result = _call(handin, handin.function("model.count_parameters"), model)
@@ -296,7 +296,7 @@ def probe_training_loop(
     Returns the final weights (which the grader replays and judges), the history as returned,
     and, per forward call of the model, the number of rows and whether grad mode was on.
     """
-    model = _sequential(layers)
+    model = sequential_from_layers(layers)
     model.load_state_dict(state)
     optimizers = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
     opt = optimizers[optimizer](model.parameters(), lr=lr)
@@ -378,7 +378,7 @@ def probe_plot_fit(
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    model = _sequential(layers)
+    model = sequential_from_layers(layers)
     model.load_state_dict(state)
     kwargs = {} if scale is None else {"scale": scale}
     fig = _call(handin, handin.function("training.plot_fit"), model, t_u.clone(), t_c.clone(), **kwargs)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from coursekit.config import Course
+from coursekit.probes import sequential_from_layers
 from coursekit.student import Student, StudentError
 
 Layers = list[tuple[str, list[int]]]
@@ -27,15 +29,7 @@ Layers = list[tuple[str, list[int]]]
 
 def build_model(layers: Layers) -> nn.Sequential:
     """The same stack the probe builds from `layers`, so state_dict keys ("0.weight", ...) match."""
-    modules: list[nn.Module] = []
-    for kind, sizes in layers:
-        if kind == "linear":
-            modules.append(nn.Linear(sizes[0], sizes[1]))
-        elif kind == "tanh":
-            modules.append(nn.Tanh())
-        else:
-            raise ValueError(f"unknown layer kind {kind!r}")
-    return nn.Sequential(*modules)
+    return sequential_from_layers(layers)
 
 
 def initial_state(layers: Layers, generator: torch.Generator) -> dict[str, Tensor]:
@@ -398,7 +392,7 @@ def test_history_matches_training(student: Student, course: Course) -> None:
 
 
 @pytest.mark.points(6, exercise="3.2")
-def test_training_converges(student: Student, course: Course) -> None:
+def test_training_converges(student: Student, course: Course, attach: Callable[[str, Any], None]) -> None:
     """a model trained with training_loop fits held-out measurements"""
     problem, t_u_held_out, t_c_held_out = convergence_problem(CONVERGENCE_SEED)
     run = run_once(student, "convergence", "training_loop", **problem.arguments())
@@ -409,6 +403,11 @@ def test_training_converges(student: Student, course: Course) -> None:
         pytest.fail("the trained model's weights came back with a different layout")
     with torch.no_grad():
         held_out_mse = float(nn.functional.mse_loss(model(t_u_held_out), t_c_held_out))
+    # The student's feedback shows this fit beside the measurements it was trained on (unscaled readings).
+    attach(
+        "fit",
+        {"layers": problem.layers, "state": run["state"], "t_u": 10 * problem.t_u_train, "t_c": problem.t_c_train},
+    )
     # Calibrated by bench/calibrate_training.py: the reference loop over 30 seeds (initial weights and data),
     # held-out MSE min 0.49 / median 1.33 / max 3.95 (noise variance 1.0); untrained min 112, no zero_grad
     # min 129. Threshold 8.0, twice the worst seed; the grader's seed reaches 0.87.
