@@ -65,9 +65,9 @@ def _forward(student: Student, n_hidden: int, batch: int) -> tuple[dict[str, Any
     return result, state, x, hook_offset
 
 
-def _without_hook(output: Tensor, expected: Tensor, hook_offset: float) -> Tensor:
-    """The student's output less the hook's offset, or as it is when the hook never ran."""
-    return output - hook_offset if _close(output - hook_offset, expected) else output
+def _matches(output: Tensor, expected: Tensor, hook_offset: float) -> bool:
+    """Whether the output is `expected`, with the hook's offset added or (hooks skipped) without it."""
+    return _close(output, expected + hook_offset) or _close(output, expected)
 
 
 # --- 2.1 TemperatureNet (22 points) -------------------------------------------------------------------------
@@ -141,19 +141,18 @@ def test_forward_computes_the_network(student: Student, n_hidden: int) -> None:
     output = result["output"]
     expected = _network(state, x, torch.tanh)
     assert output.shape == expected.shape, f"TemperatureNet's output has shape {list(output.shape)}, expected [9, 1]"
-    output = _without_hook(output, expected, hook_offset)
-    if _close(output, expected):
+    if _matches(output, expected, hook_offset):
         return
-    if _close(output, _network(state, x, lambda h: h)):
+    if _matches(output, _network(state, x, lambda h: h), hook_offset):
         pytest.fail(
             "TemperatureNet's output is linear in its input: forward skips hidden_activation "
             "(it must be output_linear(hidden_activation(hidden_linear(x))))",
             pytrace=False,
         )
-    if _close(output, _network(state, x, torch.relu)):
-        pytest.fail("TemperatureNet's hidden activation is ReLU: the chapter's network uses tanh", pytrace=False)
-    if _close(output, _network(state, x, torch.sigmoid)):
-        pytest.fail("TemperatureNet's hidden activation is sigmoid: the chapter's network uses tanh", pytrace=False)
+    for activation, name in ((torch.relu, "ReLU"), (torch.sigmoid, "sigmoid")):
+        if _matches(output, _network(state, x, activation), hook_offset):
+            pytest.fail(f"TemperatureNet's hidden activation is {name}: the chapter's network uses tanh", pytrace=False)
+    output = output - hook_offset
     worst = int((output - expected).abs().argmax())
     pytest.fail(
         f"TemperatureNet's output differs from output_linear(tanh(hidden_linear(x))) with the same weights: "
@@ -166,15 +165,29 @@ def test_forward_computes_the_network(student: Student, n_hidden: int) -> None:
 @pytest.mark.points(1, exercise="2.1")
 def test_forward_hooks_run(student: Student) -> None:
     """Calling TemperatureNet runs its forward hooks (nn.Module.__call__ is used)"""
-    result, state, x, hook_offset = _forward(student, 13, 6)
-    output = result["output"]
-    expected = _network(state, x, torch.tanh)
-    assert not _close(output, expected), (
+    # The same weights and input twice, with hooks adding different offsets: the outputs differ by exactly
+    # the offsets' difference when the hooks run, whatever the network computes.
+    state, x = _weights(13), _randn(6, 1, scale=2.0)
+    outputs = []
+    for hook_offset in (0.0, 1.5):
+        result = student.run(
+            "model_forward",
+            n_hidden=13,
+            state=state,
+            x=x,
+            hook_offset=hook_offset,
+            grad_output=torch.ones(6, 1),
+            activation_input=torch.zeros(1),
+        )
+        outputs.append(result["output"])
+    assert outputs[0].shape == outputs[1].shape == (6, 1), "TemperatureNet's output must have shape [N, 1]"
+    assert not _close(outputs[1], outputs[0]), (
         "TemperatureNet's forward hooks did not run: do not override __call__ — nn.Module.__call__ runs "
         "forward together with the hooks"
     )
-    assert _close(output, expected + hook_offset), (
-        "TemperatureNet's output is not output_linear(tanh(hidden_linear(x))), so its hooks cannot be judged"
+    assert _close(outputs[1], outputs[0] + 1.5), (
+        "TemperatureNet gives different outputs for the same weights and input: forward must not depend on "
+        "anything but its input and parameters"
     )
 
 
