@@ -1,0 +1,356 @@
+"""The activations and model graders judged on hand-ins: correct rewrites get full marks, bugs lose points with a hint.
+
+Each hand-in is a folder holding copies of solutions/*.py with activations.py or model.py replaced, graded
+with the instructors' debugging command (`pytest -c graders/pytest.ini --rootdir graders -p coursekit.plugin
+--handin ...`), run in-process by pytester so torch is imported once.
+"""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from coursekit.config import load_course
+from coursekit.plugin import Verdict
+from coursekit.probes import _OpRecorder
+
+pytest_plugins = ("pytester",)
+
+REPO = Path(__file__).resolve().parents[1]
+GRADERS = REPO / "graders"
+SOLUTIONS = REPO / "solutions"
+COURSE = load_course(REPO / "course.yml")
+POINTS = {part.id: part.points for part in COURSE.assignment.parts}
+EXERCISES = {part.id: {exercise.id for exercise in part.exercises} for part in COURSE.assignment.parts}
+
+
+def warm_up_operator_recorder() -> None:
+    """Run the probes' operator recorder once before pytester snapshots sys.modules: its first use imports
+    torch._dynamo, and re-importing that in a later run would register torch's operator libraries twice."""
+    with _OpRecorder():
+        torch.ones(1) + 1
+
+
+warm_up_operator_recorder()
+
+# --- correct activations, written differently from the reference ---------------------------------------------
+
+ACTIVATIONS_VIA_SIGMOID = """
+import torch
+
+
+def sigmoid(x):
+    # e^-|x| never overflows; pick the formula by the sign of x.
+    e = torch.exp(-torch.abs(x))
+    return torch.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def tanh(x):
+    return 2 * sigmoid(2 * x) - 1
+
+
+def relu(x):
+    return x * (x > 0)
+
+
+def leaky_relu(x, negative_slope=0.01):
+    return torch.where(x >= 0, x, x * negative_slope)
+
+
+def hardtanh(x, min_val=-1.0, max_val=1.0):
+    return torch.where(x < min_val, torch.full_like(x, min_val), torch.where(x > max_val, torch.full_like(x, max_val), x))
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    z = x * beta
+    return torch.where(z > threshold, x, torch.logaddexp(z, torch.zeros_like(z)) / beta)
+"""
+
+ACTIVATIONS_VIA_RATIOS = """
+import torch
+
+
+def tanh(x):
+    e = torch.exp(-2 * torch.abs(x))
+    return torch.sign(x) * (1 - e) / (1 + e)
+
+
+def sigmoid(x):
+    return 0.5 * (1 + tanh(0.5 * x))
+
+
+def relu(x):
+    return torch.clamp(x, min=0)
+
+
+def leaky_relu(x, negative_slope=0.01):
+    return torch.clamp(x, min=0) + negative_slope * torch.clamp(x, max=0)
+
+
+def hardtanh(x, min_val=-1.0, max_val=1.0):
+    return x.clamp(min_val, max_val)
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    z = beta * x
+    smooth = (torch.clamp(z, min=0) + torch.log1p(torch.exp(-torch.abs(z)))) / beta
+    return torch.where(z <= threshold, smooth, x)
+"""
+
+# --- correct models, written differently from the reference ---------------------------------------------------
+
+MODEL_OWN_TANH = """
+from torch import nn
+
+from activations import tanh
+
+
+class Tanh(nn.Module):
+    def forward(self, x):
+        return tanh(x)
+
+
+class TemperatureNet(nn.Module):
+    def __init__(self, n_hidden=13):
+        super().__init__()
+        self.hidden_linear = nn.Linear(1, n_hidden)
+        self.hidden_activation = Tanh()
+        self.output_linear = nn.Linear(n_hidden, 1)
+
+    def forward(self, x):
+        hidden = self.hidden_activation(self.hidden_linear(x))
+        return self.output_linear(hidden)
+
+
+def count_parameters(model):
+    total = 0
+    for parameter in model.parameters():
+        if parameter.requires_grad:
+            total += parameter.numel()
+    return total
+"""
+
+MODEL_SEQUENTIAL_ORDER = """
+import torch
+from torch import nn
+
+
+class TemperatureNet(nn.Module):
+    def __init__(self, n_hidden=13):
+        super().__init__()
+        self.output_linear = nn.Linear(n_hidden, 1)
+        self.hidden_activation = nn.Tanh()
+        self.hidden_linear = nn.Linear(1, n_hidden)
+
+    def forward(self, x):
+        x = self.hidden_linear(x)
+        x = self.hidden_activation(x)
+        return self.output_linear(x)
+
+
+def count_parameters(model):
+    return int(sum(torch.tensor(p.shape).prod() for p in model.parameters() if p.requires_grad))
+"""
+
+
+def _reference(name: str) -> str:
+    return (SOLUTIONS / name).read_text(encoding="utf-8")
+
+
+def _with_function(source: str, name: str, body: str) -> str:
+    """`source` with function `name` replaced by `body` (a whole def)."""
+    start = source.index(f"\ndef {name}(")
+    end = source.find("\ndef ", start + 1)
+    end = len(source) if end == -1 else end
+    return source[:start] + "\n" + textwrap.dedent(body).strip() + "\n\n" + source[end:]
+
+
+def grade(pytester: pytest.Pytester, tmp_path: Path, part: str, files: dict[str, str]) -> list[Verdict]:
+    """Grade a hand-in (the reference solutions with `files` replaced) with one part's graders; its verdicts."""
+    handin = tmp_path / "handin"
+    handin.mkdir(exist_ok=True)
+    for module in SOLUTIONS.glob("*.py"):
+        shutil.copy(module, handin / module.name)
+    for name, text in files.items():
+        (handin / name).write_text(text, encoding="utf-8")
+    result = pytester.runpytest_inprocess(
+        *("-c", str(GRADERS / "pytest.ini"), "--rootdir", str(GRADERS), "-p", "coursekit.plugin"),
+        *("--course", str(REPO / "course.yml"), "--handin", str(handin), "-q", "-p", "no:randomly"),
+        str(GRADERS / f"test_{part}.py"),
+    )
+    config = result.reprec.getcall("pytest_unconfigure").config  # type: ignore[attr-defined]
+    verdicts: list[Verdict] = config.pluginmanager.get_plugin("coursekit-grading").verdicts
+    assert verdicts, result.stdout.str()
+    assert not [v for v in verdicts if v.grader_error], [v for v in verdicts if v.grader_error]
+    return verdicts
+
+
+def score(verdicts: list[Verdict], exercise: str | None = None) -> float:
+    return sum(v.score for v in verdicts if exercise is None or v.exercise == exercise)
+
+
+def failures(verdicts: list[Verdict]) -> str:
+    return "\n".join(f"{v.name}: {v.message}" for v in verdicts if not v.passed)
+
+
+def lost(verdicts: list[Verdict]) -> dict[str, float]:
+    """Points lost per exercise."""
+    out: dict[str, float] = {}
+    for verdict in verdicts:
+        if not verdict.passed:
+            out[verdict.exercise] = out.get(verdict.exercise, 0.0) + verdict.max_score
+    return out
+
+
+@pytest.mark.parametrize("part", ["activations", "model"])
+def test_the_reference_gets_exactly_the_parts_points(pytester: pytest.Pytester, tmp_path: Path, part: str) -> None:
+    verdicts = grade(pytester, tmp_path, part, {})
+    assert sum(v.max_score for v in verdicts) == POINTS[part]
+    assert {v.part for v in verdicts} == {part}
+    assert {v.exercise for v in verdicts} == EXERCISES[part]
+    assert score(verdicts) == POINTS[part], failures(verdicts)
+    per_exercise = {e: sum(v.max_score for v in verdicts if v.exercise == e) for e in EXERCISES[part]}
+    if part == "activations":
+        assert set(per_exercise.values()) == {5.0}
+    else:
+        assert per_exercise == {"2.1": 22.0, "2.2": 8.0}
+
+
+@pytest.mark.parametrize(
+    "source", [ACTIVATIONS_VIA_SIGMOID, ACTIVATIONS_VIA_RATIOS], ids=["via-sigmoid-logaddexp", "via-ratios-clamp"]
+)
+def test_correct_activations_get_full_marks(pytester: pytest.Pytester, tmp_path: Path, source: str) -> None:
+    verdicts = grade(pytester, tmp_path, "activations", {"activations.py": source})
+    assert score(verdicts) == POINTS["activations"], failures(verdicts)
+
+
+@pytest.mark.parametrize("source", [MODEL_OWN_TANH, MODEL_SEQUENTIAL_ORDER], ids=["own-tanh-loop", "reordered"])
+def test_correct_models_get_full_marks(pytester: pytest.Pytester, tmp_path: Path, source: str) -> None:
+    files = {"model.py": source, "activations.py": ACTIVATIONS_VIA_RATIOS}
+    verdicts = grade(pytester, tmp_path, "model", files)
+    assert score(verdicts) == POINTS["model"], failures(verdicts)
+
+
+BUGGY_ACTIVATIONS = {
+    "tanh-overflows": (
+        "tanh",
+        "def tanh(x):\n    return (torch.exp(x) - torch.exp(-x)) / (torch.exp(x) + torch.exp(-x))",
+        "1.1",
+        "e^x overflows for x > 88 in float32",
+    ),
+    "calls-torch-tanh": ("tanh", "def tanh(x):\n    return x.tanh()", "1.1", "did you call torch.tanh"),
+    "sigmoid-overflows": (
+        "sigmoid",
+        "def sigmoid(x):\n    return 1 / (1 + torch.exp(-x))",
+        "1.2",
+        "sigmoid's gradient is nan at x = -10000",
+    ),
+    "relu-detached": ("relu", "def relu(x):\n    return x.clamp(min=0).detach()", "1.3", "does not require grad"),
+    "leaky-relu-ignores-slope": (
+        "leaky_relu",
+        "def leaky_relu(x, negative_slope=0.01):\n    return torch.where(x > 0, x, 0.01 * x)",
+        "1.4",
+        "leaky_relu ignores negative_slope",
+    ),
+    "hardtanh-ignores-bounds": (
+        "hardtanh",
+        "def hardtanh(x, min_val=-1.0, max_val=1.0):\n    return torch.clamp(x, -1.0, 1.0)",
+        "1.5",
+        "hardtanh ignores min_val and max_val",
+    ),
+    "softplus-no-threshold": (
+        "softplus",
+        "def softplus(x, beta=1.0, threshold=20.0):\n"
+        "    z = beta * x\n"
+        "    return (torch.clamp(z, min=0) + torch.log1p(torch.exp(-torch.abs(z)))) / beta",
+        "1.6",
+        "softplus ignores threshold: for beta*x > threshold torch returns x itself",
+    ),
+    "relu-python-list": (
+        "relu",
+        "def relu(x):\n    return torch.tensor([max(v, 0.0) for v in x.flatten().tolist()]).reshape(x.shape)",
+        "1.3",
+        "returned float32 for a float64 input",
+    ),
+}
+
+
+@pytest.mark.parametrize("bug", list(BUGGY_ACTIVATIONS))
+def test_buggy_activations_lose_points_with_a_hint(pytester: pytest.Pytester, tmp_path: Path, bug: str) -> None:
+    name, body, exercise, hint = BUGGY_ACTIVATIONS[bug]
+    source = _with_function(_reference("activations.py"), name, body)
+    verdicts = grade(pytester, tmp_path, "activations", {"activations.py": source})
+    assert set(lost(verdicts)) == {exercise}, failures(verdicts)
+    messages = [v.message for v in verdicts if not v.passed]
+    assert any(hint in message for message in messages), messages
+
+
+REFERENCE_MODEL = _reference("model.py")
+
+BUGGY_MODELS = {
+    "relu-network": (
+        REFERENCE_MODEL.replace("nn.Tanh()", "nn.ReLU()"),
+        {"2.1"},
+        "hidden activation is ReLU",
+    ),
+    "no-hidden-activation": (
+        REFERENCE_MODEL.replace("self.hidden_activation(self.hidden_linear(x))", "self.hidden_linear(x)"),
+        {"2.1"},
+        "forward skips hidden_activation",
+    ),
+    "calls-forward-directly": (
+        REFERENCE_MODEL.replace(
+            "    def forward(self, x: Tensor) -> Tensor:",
+            "    def __call__(self, x: Tensor) -> Tensor:\n        return self.forward(x)\n\n"
+            "    def forward(self, x: Tensor) -> Tensor:",
+        ),
+        {"2.1"},
+        "forward hooks did not run",
+    ),
+    "wrong-layer-names": (
+        REFERENCE_MODEL.replace("hidden_linear", "hidden"),
+        {"2.1"},
+        "name its submodules exactly hidden_linear, hidden_activation and output_linear",
+    ),
+    "count-ignores-requires-grad": (
+        REFERENCE_MODEL.replace(" if p.requires_grad)", ")"),
+        {"2.2"},
+        "counts frozen parameters too",
+    ),
+    "count-weights-only": (
+        REFERENCE_MODEL.replace(
+            "return sum(p.numel() for p in model.parameters() if p.requires_grad)",
+            "return sum(m.weight.numel() for m in model.modules() if getattr(m, 'weight', None) is not None)",
+        ),
+        {"2.2"},
+        "counts the weights only",
+    ),
+}
+
+
+@pytest.mark.parametrize("bug", list(BUGGY_MODELS))
+def test_buggy_models_lose_points_with_a_hint(pytester: pytest.Pytester, tmp_path: Path, bug: str) -> None:
+    source, exercises, hint = BUGGY_MODELS[bug]
+    assert source != REFERENCE_MODEL
+    verdicts = grade(pytester, tmp_path, "model", {"model.py": source})
+    assert set(lost(verdicts)) == exercises, failures(verdicts)
+    messages = [v.message for v in verdicts if not v.passed]
+    assert any(hint in message for message in messages), messages
+
+
+def test_a_broken_model_costs_no_activation_points(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    verdicts = grade(pytester, tmp_path, "activations", {"model.py": "raise ImportError('half written')\n"})
+    assert score(verdicts) == POINTS["activations"], failures(verdicts)
+
+
+def test_missing_activations_cost_every_activation_point_with_a_message(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    handin_source = _reference("activations.py").replace("def softplus(", "def soft_plus(")
+    verdicts = grade(pytester, tmp_path, "activations", {"activations.py": handin_source})
+    assert lost(verdicts) == {"1.6": 5.0}, failures(verdicts)
+    assert {v.message for v in verdicts if not v.passed} == {"activations.py does not define softplus"}
