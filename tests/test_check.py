@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from rich.console import Console
 
-from coursekit.check import CheckError, CheckReport, CheckRow, check_course, load_mutants, write_mutant_handin
+from coursekit.check import (
+    CheckError,
+    CheckReport,
+    CheckRow,
+    check_course,
+    grade_batch,
+    load_mutants,
+    write_mutant_handin,
+)
 from coursekit.config import load_course
 
 REPO = Path(__file__).resolve().parents[1]
@@ -237,3 +248,28 @@ def test_a_course_without_graders_cannot_be_checked(tmp_path: Path) -> None:
     shutil.copy(REPO / "course.yml", tmp_path / "course.yml")
     with pytest.raises(CheckError, match=r"pytest.ini not found"):
         check_course(course_dir=tmp_path)
+
+
+def test_a_handin_that_hangs_is_stopped(tmp_path: Path) -> None:
+    handin = tmp_path / "hangs"
+    handin.mkdir()
+    for source in (REPO / "solutions").glob("*.py"):
+        shutil.copy(source, handin / source.name)
+    (handin / "model.py").write_text("import time\n\ntime.sleep(600)\n", encoding="utf-8")
+    results = grade_batch(course_dir=REPO, handins={"hangs": handin}, jobs=1, timeout=1.0, workdir=tmp_path)
+    assert results == {"hangs": "grading took longer than 1 s and was stopped"}
+
+
+def test_one_handin_is_graded_from_the_command_line() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "coursekit.check", "--one", str(REPO / "solutions"), "--course-dir", str(REPO)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    )
+    result = json.loads(done.stdout)
+    assert result["exit_code"] == 0 and not result["errors"]
+    parts = {verdict["part"] for verdict in result["verdicts"]}
+    assert {"activations", "model"} <= parts
+    assert all(verdict["passed"] for verdict in result["verdicts"] if verdict["part"] in ("activations", "model"))
