@@ -35,6 +35,7 @@ from typing import Any
 
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from coursekit.config import Course, CourseConfigError, load_course
@@ -42,8 +43,8 @@ from coursekit.config import Course, CourseConfigError, load_course
 MUTANT_FIELDS = ("name", "part", "file", "bug", "replace", "with")
 _KEBAB = re.compile(r"^[a-z0-9]+(-[a-zA-Z0-9]+)*$")
 
-# Imported once by the fork server, so that each hand-in's process starts warm. torch._dynamo is what
-# the probes' operator recorder (a TorchDispatchMode) pulls in on first use: about 1.5 s per process.
+# Imported once before forking, so that each hand-in's process starts warm. torch._dynamo is what the
+# probes' operator recorder (a TorchDispatchMode) pulls in on first use: about 1.5 s per process.
 _PRELOAD = ["torch", "torch._dynamo", "pytest", "matplotlib.figure", "coursekit.plugin", "coursekit.probes"]
 
 
@@ -106,15 +107,16 @@ class CheckReport:
                 text = f"{score:g}/{most:g}"
                 cells.append(f"[bold]{text}[/bold]" if part == row.part else text)
             mark = "[green]✓[/green]" if row.ok else "[red]✗[/red]"
-            table.add_row(row.handin, row.expectation, *cells, mark)
+            table.add_row(escape(row.handin), row.expectation, *cells, mark)
         console.print(table)
         for problem in self.problems:
-            console.print(f"[red]problem:[/red] {problem}", highlight=False)
+            console.print(f"[red]problem:[/red] {escape(problem)}", highlight=False)
         for row in self.rows:
             if not row.ok and row.note:
-                console.print(f"[red]{row.handin}:[/red] {row.note}", highlight=False)
+                console.print(f"[red]{escape(row.handin)}:[/red] {escape(row.note)}", highlight=False)
         verdict = "[green]ok[/green]" if self.ok else "[red]not ok[/red]"
-        console.print(f"{verdict}: {len(self.rows)} hand-ins graded in {self.seconds:.1f} s")
+        count = f"{len(self.rows)} hand-in" + ("s" if len(self.rows) != 1 else "")
+        console.print(f"{verdict}: {count} graded in {self.seconds:.1f} s")
 
 
 # --- mutants ------------------------------------------------------------------------------------------------
@@ -146,7 +148,11 @@ def load_mutants(*, mutants_dir: Path, course: Course, solutions_dir: Path) -> t
             missing = [key for key in MUTANT_FIELDS if not isinstance(entry.get(key), str) or not entry[key]]
             unknown = sorted(set(entry) - set(MUTANT_FIELDS))
             if missing or unknown:
-                details = [f"missing or empty {missing}"] * bool(missing) + [f"unknown keys {unknown}"] * bool(unknown)
+                details = []
+                if missing:
+                    details.append(f"missing or empty {missing}")
+                if unknown:
+                    details.append(f"unknown keys {unknown}")
                 problems.append(f"{label}: {'; '.join(details)}")
                 continue
             name = entry["name"]
@@ -421,7 +427,9 @@ def _judge(
         if others:
             notes.append(f"also loses points in {', '.join(others)}: {_failed_checks(result, others[0])}")
         note = "; ".join(notes)
-    return CheckRow(name, expectation, part, points, ok=ok and not problems, note=note), problems
+    # A grader that broke on this hand-in leaves its expectation unproven; collection errors are the course's.
+    broke = any(v.get("grader_error") for v in result["verdicts"])
+    return CheckRow(name, expectation, part, points, ok=ok and not broke, note=note), problems
 
 
 # --- the check ----------------------------------------------------------------------------------------------

@@ -65,7 +65,7 @@ def test_the_course_checks_out() -> None:
 
 @pytest.fixture(scope="module")
 def broken_course(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Only the model graders (so training has none), model points raised to 35 in course.yml, mutants that
+    """Only the model graders (so training has none) and one that does not parse, model points raised to 35 in course.yml, mutants that
     keep full marks, crash the grading process, repeat a name or replace text that is not there."""
     course = tmp_path_factory.mktemp("course")
     shutil.copytree(REPO / "solutions", course / "solutions", ignore=shutil.ignore_patterns("__pycache__"))
@@ -73,6 +73,7 @@ def broken_course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (course / "graders" / "mutants").mkdir(parents=True)
     for name in ("pytest.ini", "test_model.py"):
         shutil.copy(REPO / "graders" / name, course / "graders" / name)
+    (course / "graders" / "test_half_written.py").write_text("def test_(:\n", encoding="utf-8")
     text = (REPO / "course.yml").read_text(encoding="utf-8")
     changed = text.replace("file: model.py\n        points: 30", "file: model.py\n        points: 35")
     assert changed != text
@@ -151,6 +152,14 @@ def test_a_broken_course_is_not_ok(broken_report: CheckReport) -> None:
 def test_points_that_do_not_add_up_name_the_part_and_both_numbers(broken_report: CheckReport) -> None:
     assert "part model: the graders give 30 points, course.yml gives 35" in broken_report.problems
     assert "part training: the graders give 0 points, course.yml gives 40" in broken_report.problems
+
+
+def test_a_grader_that_does_not_collect_is_reported_once(broken_report: CheckReport) -> None:
+    collection = [
+        problem for problem in broken_report.problems if "test_half_written.py could not be collected" in problem
+    ]
+    assert len(collection) == 1, broken_report.problems
+    assert "SyntaxError" in collection[0]
 
 
 def test_exercises_without_a_grader_are_reported(broken_report: CheckReport) -> None:
