@@ -274,29 +274,41 @@ def _grade_in_child(course_dir: Path, handin_dir: Path, result_path: Path, log_p
     result_path.write_text(json.dumps(result), encoding="utf-8")
 
 
-def _start_grading(course_dir: Path, handin_dir: Path, result_path: Path, log_path: Path) -> int:
-    """Fork a process that grades one hand-in (or, without fork, start `python -m coursekit.check --one`)."""
-    if hasattr(os, "fork"):
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                _grade_in_child(course_dir, handin_dir, result_path, log_path)
-                code = 0
-            finally:
-                os._exit(code)
-        return pid
-    with open(result_path, "wb") as out, open(log_path, "wb") as log:
-        command = [sys.executable, "-m", "coursekit.check", "--one", str(handin_dir), "--course-dir", str(course_dir)]
-        return subprocess.Popen(command, stdout=out, stderr=log).pid
+class _GradingProcess:
+    """One hand-in's grading process: forked from this one, or (without fork) `python -m coursekit.check --one`."""
 
+    def __init__(self, course_dir: Path, handin_dir: Path, result_path: Path, log_path: Path) -> None:
+        self.started = time.monotonic()
+        self.popen: subprocess.Popen[bytes] | None = None
+        self.pid = 0
+        if hasattr(os, "fork"):
+            self.pid = os.fork()
+            if self.pid == 0:
+                code = 1
+                try:
+                    _grade_in_child(course_dir, handin_dir, result_path, log_path)
+                    code = 0
+                finally:
+                    os._exit(code)
+            return
+        with open(result_path, "wb") as out, open(log_path, "wb") as log:
+            command = [sys.executable, "-m", "coursekit.check", "--one", str(handin_dir)]
+            self.popen = subprocess.Popen([*command, "--course-dir", str(course_dir)], stdout=out, stderr=log)
 
-def _exit_code(pid: int) -> int | None:
-    """The exit code of a finished child (negative: killed by that signal), or None while it runs."""
-    finished, status = os.waitpid(pid, os.WNOHANG)
-    if finished == 0:
-        return None
-    return os.waitstatus_to_exitcode(status)
+    def poll(self) -> int | None:
+        """The exit code once finished (negative: killed by that signal), None while it runs."""
+        if self.popen is not None:
+            return self.popen.poll()
+        finished, status = os.waitpid(self.pid, os.WNOHANG)
+        return None if finished == 0 else os.waitstatus_to_exitcode(status)
+
+    def kill(self) -> None:
+        if self.popen is not None:
+            self.popen.kill()
+            self.popen.wait()
+        else:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
 
 
 def grade_batch(
@@ -310,25 +322,23 @@ def grade_batch(
     for module in _PRELOAD:
         importlib.import_module(module)
     waiting = list(enumerate(handins.items()))
-    running: dict[int, tuple[str, float, Path, Path]] = {}
+    running: dict[str, tuple[_GradingProcess, Path, Path]] = {}
     results: dict[str, Any] = {}
     while waiting or running:
         while waiting and len(running) < jobs:
             index, (name, handin) = waiting.pop(0)
             result_path, log_path = workdir / f"result-{index}.json", workdir / f"result-{index}.log"
-            pid = _start_grading(course_dir, handin, result_path, log_path)
-            running[pid] = (name, time.monotonic(), result_path, log_path)
+            running[name] = (_GradingProcess(course_dir, handin, result_path, log_path), result_path, log_path)
         time.sleep(0.02)
-        for pid, (name, started, result_path, log_path) in list(running.items()):
-            code = _exit_code(pid)
+        for name, (process, result_path, log_path) in list(running.items()):
+            code = process.poll()
             if code is None:
-                if time.monotonic() - started > timeout:
-                    os.kill(pid, signal.SIGKILL)
-                    os.waitpid(pid, 0)
+                if time.monotonic() - process.started > timeout:
+                    process.kill()
                     results[name] = f"grading took longer than {timeout:g} s and was stopped"
-                    del running[pid]
+                    del running[name]
                 continue
-            del running[pid]
+            del running[name]
             try:
                 results[name] = json.loads(result_path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
