@@ -95,19 +95,21 @@ class CheckReport:
     def render(self, console: Console) -> None:
         """A table of hand-ins and their points per part, then the problems."""
         table = Table(title="coursekit check: graders against solutions, stubs and mutants")
-        table.add_column("hand-in")
-        table.add_column("expected")
-        for part, points in self.part_points.items():
-            table.add_column(f"{part} ({points:g})", justify="right")
-        table.add_column("ok", justify="center")
+        table.add_column("hand-in or mutant", no_wrap=True)
+        table.add_column("expected", no_wrap=True)
+        for part in self.part_points:
+            table.add_column(part, justify="right", no_wrap=True)
+        table.add_column("ok", justify="center", min_width=2, no_wrap=True)
         for row in self.rows:
             cells = []
             for part in self.part_points:
                 score, most = row.points.get(part, (0.0, 0.0))
-                text = f"{score:g}/{most:g}"
+                text = f"{score:g}/{most:g}" if part == row.part or row.part is None else f"{score:g}"
                 cells.append(f"[bold]{text}[/bold]" if part == row.part else text)
             mark = "[green]✓[/green]" if row.ok else "[red]✗[/red]"
-            table.add_row(escape(row.handin), row.expectation, *cells, mark)
+            # Mutants must lose in the part shown in bold: "loses" is enough in a narrow terminal.
+            expected = "loses" if row.part is not None else row.expectation
+            table.add_row(escape(row.handin.removeprefix("mutant ")), expected, *cells, mark)
         console.print(table)
         for problem in self.problems:
             console.print(f"[red]problem:[/red] {escape(problem)}", highlight=False)

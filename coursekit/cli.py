@@ -45,6 +45,23 @@ def build_exercises_command(
             console.print(f"wrote {path}")
 
 
+@app.command("check")
+def check_command(
+    course_dir: CourseDir = Path("."),
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="hand-ins graded at once (default: all cores)")] = 0,
+) -> None:
+    """Prove the graders right: full marks for the solutions, zero for the stubs, each mutant caught in its part."""
+    from coursekit.check import CheckError, check_course
+
+    try:
+        report = check_course(course_dir=course_dir, jobs=jobs or None)
+    except (CheckError, CourseConfigError) as error:
+        raise _fail(str(error)) from None
+    report.render(console)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 @app.command("release")
 def release_command(
     out: Annotated[Path, typer.Option("--out", help="where student/, student.zip and nbgrader/ go")],

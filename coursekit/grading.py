@@ -296,6 +296,12 @@ def _warm_up(course_dir: Path, course: Course) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot
+    import torch
+
+    # The graders replay training; the first optimizer step imports torch._dynamo lazily (about 1 s).
+    x = torch.ones(2, requires_grad=True)
+    (x * x).sum().backward()
+    torch.optim.SGD([x], lr=0.1).step()
 
     plugin = GradingPlugin(course, lambda _part: _NoStudent())
     graders_dir = course_dir / "graders"

@@ -115,7 +115,7 @@ def _plain_tensor(value: Any, what: str) -> Tensor:
     return value.detach().as_subclass(Tensor).clone()
 
 
-class _OpRecorder(TorchDispatchMode):
+class OpRecorder(TorchDispatchMode):
     """Records the ATen operators the student's function runs (e.g. 'aten::tanh')."""
 
     def __init__(self) -> None:
@@ -151,7 +151,7 @@ def probe_value_and_grad(
     """f(x, **kwargs), the vector-Jacobian product with grad_output, and the ATen ops f ran."""
     f = handin.function(function)
     x = x.clone().requires_grad_(grad_output is not None)
-    recorder = _OpRecorder()
+    recorder = OpRecorder()
     with recorder:
         value = _call(handin, f, x, **kwargs)
     value = value if isinstance(value, Tensor) else _plain_tensor(value, function)

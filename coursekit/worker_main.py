@@ -61,7 +61,14 @@ def warm_up() -> None:
     wire.decode(wire.encode({"ok": {"x": torch.zeros(2), "n": numpy.float64(1.0).item()}}))
     matplotlib.pyplot.figure().savefig(io.BytesIO(), format="png")
     matplotlib.pyplot.close("all")
-    del probes
+    # The first operator trace and the first optimizer step import torch._dynamo lazily (about 1 s): once, here.
+    torch.set_num_threads(1)
+    x = torch.ones(2, requires_grad=True)
+    with probes.OpRecorder():
+        (x * 2).sum()
+    for optimizer in (torch.optim.SGD([x], lr=0.1), torch.optim.Adam([x], lr=0.1)):
+        (x * x).sum().backward()
+        optimizer.step()
 
 
 def read_exactly(sock: socket.socket, size: int) -> bytes | None:

@@ -16,7 +16,7 @@ import torch
 
 from coursekit.config import load_course
 from coursekit.plugin import Verdict
-from coursekit.probes import _OpRecorder
+from coursekit.probes import OpRecorder
 
 pytest_plugins = ("pytester",)
 
@@ -31,7 +31,7 @@ EXERCISES = {part.id: {exercise.id for exercise in part.exercises} for part in C
 def warm_up_operator_recorder() -> None:
     """Run the probes' operator recorder once before pytester snapshots sys.modules: its first use imports
     torch._dynamo, and re-importing that in a later run would register torch's operator libraries twice."""
-    with _OpRecorder():
+    with OpRecorder():
         torch.ones(1) + 1
 
 
