@@ -362,18 +362,26 @@ def check_large_inputs(student: Student, activation: Activation, dtype: torch.dt
     _assert_gradient(activation, result, x, {}, grad)
 
 
+def _positive_scalar() -> Tensor:
+    # Positive, so that no activation maps it to 0: a function returning zeros never passes a shape check.
+    return torch.rand((), generator=_GENERATOR, dtype=torch.float64) * 3 + 0.5
+
+
 def check_shape(student: Student, activation: Activation, case: str) -> None:
-    if case == "0-d":
-        x = (torch.randn((), generator=_GENERATOR, dtype=torch.float64) * 3).to(torch.float64)
-    else:
-        x = torch.empty(0, 3, dtype=torch.float32)
-    result = _probe(student, activation, x, {}, None)
-    _assert_values(activation, result["value"], x, {}, activation.reference(x))
+    """0-d: value, shape and dtype. Empty: shape and dtype, and only together with a correct value elsewhere."""
+    inputs = [_positive_scalar()]
+    if case == "empty":
+        inputs.append(torch.empty(0, 3, dtype=torch.float32))
+    for x in inputs:
+        result = _probe(student, activation, x, {}, None)
+        _assert_values(activation, result["value"], x, {}, activation.reference(x))
 
 
 def check_elementary(student: Student, activation: Activation) -> None:
     x = _random_inputs(activation, {}, torch.float32)
     result = _probe(student, activation, x, {}, None)
+    # Only a function that computes the activation earns the point for how it computes it.
+    _assert_values(activation, result["value"], x, {}, activation.reference(x))
     for op in result["ops"]:
         base = str(op).removeprefix("aten::").rstrip("_")
         if base in _FORBIDDEN_OPS:
