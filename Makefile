@@ -16,7 +16,8 @@ env: $(BIN)/coursekit
 # The main job: check the graders against the solutions, the stubs and every mutant, then grade the sample class.
 demo: env
 	$(BIN)/coursekit check
-	$(BIN)/coursekit grade examples/submissions --out out/demo --force
+	# mallory's training_loop never returns: a 10 s limit per part keeps the demo short.
+	$(BIN)/coursekit grade examples/submissions --out out/demo --force --time-limit 10
 
 exercises: env
 	$(BIN)/coursekit build-exercises
@@ -25,8 +26,8 @@ check: env
 	$(BIN)/coursekit check
 
 lint: env
-	$(BIN)/ruff check coursekit tests graders solutions exercises bench
-	$(BIN)/ruff format --check coursekit tests graders solutions exercises bench
+	$(BIN)/ruff check coursekit tests graders solutions exercises bench examples/build_sample_class.py
+	$(BIN)/ruff format --check coursekit tests graders solutions exercises bench examples/build_sample_class.py
 
 typecheck: env
 	$(BIN)/mypy

@@ -1,0 +1,51 @@
+# Generated from solutions/activations.py by `coursekit build-exercises`.
+# Students: this is your file to edit. Instructors: edit solutions/ instead and regenerate.
+# ruff: noqa: F401, RUF100
+"""Exercise 1: activation functions from elementary tensor operations.
+
+Every function is elementwise: it returns a tensor of the same shape, dtype and device as `x`
+(0-d and empty tensors included), equal to `torch.nn.functional`'s result in value and gradient,
+with a finite value and gradient for every finite input. Build them from elementary operations
+(`torch.exp`, `torch.log1p`, `torch.abs`, `torch.clamp`, `torch.where`, arithmetic); calling torch's
+own activation (`torch.tanh`, `torch.sigmoid`, `torch.relu`, `torch.nn.functional.*`, ...) is not allowed.
+"""
+
+import torch
+from torch import Tensor
+
+
+def tanh(x: Tensor) -> Tensor:
+    """Hyperbolic tangent, tanh(x) = (e^x - e^-x) / (e^x + e^-x).
+
+    Written that way, e^x overflows to inf for x > 88 in float32 and the result is nan:
+    rewrite it so that exp only ever sees a non-positive number.
+    """
+    raise NotImplementedError("Exercise 1.1: implement tanh (see the docstring)")
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """Logistic sigmoid, sigmoid(x) = 1 / (1 + e^-x), stable for any finite x (value and gradient)."""
+    raise NotImplementedError("Exercise 1.2: implement sigmoid (see the docstring)")
+
+
+def relu(x: Tensor) -> Tensor:
+    """Rectified linear unit, relu(x) = max(x, 0)."""
+    raise NotImplementedError("Exercise 1.3: implement relu (see the docstring)")
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """LeakyReLU: x where x > 0, negative_slope * x elsewhere."""
+    raise NotImplementedError("Exercise 1.4: implement leaky_relu (see the docstring)")
+
+
+def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """Hardtanh: x clipped to [min_val, max_val]."""
+    raise NotImplementedError("Exercise 1.5: implement hardtanh (see the docstring)")
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """Softplus, log(1 + e^(beta * x)) / beta, a smooth ReLU.
+
+    Like `torch.nn.functional.softplus`, it returns x itself where beta * x > threshold.
+    """
+    raise NotImplementedError("Exercise 1.6: implement softplus (see the docstring)")

@@ -1,0 +1,54 @@
+# Generated from solutions/training.py by `coursekit build-exercises`.
+# Students: this is your file to edit. Instructors: edit solutions/ instead and regenerate.
+# ruff: noqa: F401, RUF100
+"""Exercise 3: a shuffled train/validation split, the training loop, and a plot of the fit."""
+
+import matplotlib
+
+matplotlib.use("Agg")  # draw off-screen: no display is needed to make the figure
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.figure import Figure
+from torch import Tensor, nn
+
+
+def split_indices(
+    n_samples: int, val_fraction: float = 0.2, generator: torch.Generator | None = None
+) -> tuple[Tensor, Tensor]:
+    """Shuffle the indices 0..n_samples-1 and split them into (train_indices, val_indices).
+
+    n_val = int(val_fraction * n_samples); perm = torch.randperm(n_samples, generator=generator);
+    the validation indices are the last n_val entries of perm, the training indices the rest
+    (all of perm when n_val == 0). Both are int64 tensors of shape [n_train] and [n_val].
+    """
+    raise NotImplementedError("Exercise 3.1: implement split_indices (see the docstring)")
+
+
+def training_loop(
+    n_epochs: int,
+    optimizer: torch.optim.Optimizer,
+    model: nn.Module,
+    loss_fn: nn.Module,
+    t_u_train: Tensor,
+    t_u_val: Tensor,
+    t_c_train: Tensor,
+    t_c_val: Tensor,
+) -> dict[str, list[float]]:
+    """Train `model` for n_epochs full-batch steps; return the loss history.
+
+    Each epoch: one forward pass on the training inputs, the training loss, optimizer.zero_grad(),
+    backward(), optimizer.step(); and the validation loss, computed under torch.no_grad() (it must
+    never take part in the gradient). Returns {"train": [...], "val": [...]}, one Python float per
+    epoch in each list (use loss.item(): a list of tensors would keep every graph alive).
+    """
+    raise NotImplementedError("Exercise 3.2: implement training_loop (see the docstring)")
+
+
+def plot_fit(model: nn.Module, t_u: Tensor, t_c: Tensor, scale: float = 0.1) -> Figure:
+    """The book's figure 6.9: the measurements as points and the model's curve.
+
+    Plot t_c against t_u (unscaled unknown units, shape [N] or [N, 1]) as points, and the model's
+    prediction over the inputs 20, 21, ..., 89 (fed to the model as `scale * input`, shape [70, 1])
+    as a line; label the x axis "Fahrenheit" and the y axis "Celsius". Return the figure.
+    """
+    raise NotImplementedError("Exercise 3.3: implement plot_fit (see the docstring)")
