@@ -19,6 +19,7 @@ import dataclasses
 import io
 import json
 import multiprocessing
+import multiprocessing.queues
 import os
 import shutil
 import tempfile
@@ -40,7 +41,7 @@ from coursekit.results import (
     write_student_result,
 )
 from coursekit.student import Student
-from coursekit.worker import Isolation
+from coursekit.worker import Isolation, WorkerPool, WorkerSession
 
 KIT_DATA_MODULE = "temperature_data.py"
 
@@ -91,39 +92,28 @@ def run_graders(
     return plugin.verdicts, plugin
 
 
-@dataclasses.dataclass(frozen=True)
-class GradeOptions:
-    """Everything a grading process needs to grade any hand-in of the batch (sent once per process)."""
-
-    course_dir: Path
-    limits: Limits
-    scratch_dir: Path
-    isolation: Isolation
+# The batch's warm workers, started once in the parent before the grading processes fork from it;
+# each grading process takes one slot and is the only one to use it.
+_batch_pool: WorkerPool | None = None
+_batch_course_dir: Path | None = None
+_process_slot = 0
 
 
-# One warm worker pool per grading process, made by `_start_grading_process`.
-_process_pool: object | None = None
-_process_options: GradeOptions | None = None
-
-
-def _start_grading_process(options: GradeOptions) -> None:
-    global _process_pool, _process_options
-    from coursekit.worker import WorkerPool
-
-    slot_dir = Path(tempfile.mkdtemp(prefix="slot-", dir=options.scratch_dir))
-    _process_pool = WorkerPool(limits=options.limits, scratch_dir=slot_dir, slots=1, isolation=options.isolation)
-    _process_options = options
+def _start_grading_process(free_slots: multiprocessing.queues.Queue[int]) -> None:
+    global _process_slot
+    _process_slot = free_slots.get()
 
 
 def _grade_in_process(student_id: str, handin_dir: str, problems: tuple[str, ...], late: bool) -> StudentResult:
-    assert _process_pool is not None and _process_options is not None
+    assert _batch_pool is not None and _batch_course_dir is not None
     return grade_handin(
         student_id=student_id,
         handin_dir=Path(handin_dir),
         problems=problems,
         late=late,
-        course_dir=_process_options.course_dir,
-        pool=_process_pool,
+        course_dir=_batch_course_dir,
+        pool=_batch_pool,
+        slot=_process_slot,
     )
 
 
@@ -132,14 +122,12 @@ def grade_handin(
     student_id: str,
     handin_dir: Path,
     course_dir: Path,
-    pool: object,
+    pool: WorkerPool,
+    slot: int = 0,
     problems: tuple[str, ...] = (),
     late: bool = False,
 ) -> StudentResult:
-    """Grade one unpacked hand-in through `pool` (a coursekit.worker.WorkerPool): one worker session per part."""
-    from coursekit.worker import WorkerPool, WorkerSession
-
-    assert isinstance(pool, WorkerPool)
+    """Grade one unpacked hand-in through `pool`'s `slot`: one sandboxed worker session per part."""
     course = load_course(course_dir / "course.yml")
     started = time.perf_counter()
     sessions: dict[str, WorkerSession] = {}
@@ -149,7 +137,7 @@ def grade_handin(
             # Parts run one after another: close the previous part's worker before starting the next.
             for other in list(sessions.values()):
                 other.close()
-            sessions[part] = pool.session(slot=0, handin_dir=handin_dir, part=part)
+            sessions[part] = pool.session(slot=slot, handin_dir=handin_dir, part=part)
         return sessions[part]
 
     try:
@@ -239,16 +227,22 @@ def grade_class(
             todo.append((student_id, source))
 
     note: str | None = None
-    with _scratch_space() as scratch:
-        options = GradeOptions(course_dir=course_dir.resolve(), limits=limits, scratch_dir=scratch, isolation=isolation)
-        note = _isolation_note(options) if todo else None
+    slots = max(1, min(jobs, len(todo)))
+    with (
+        _scratch_space() as scratch,
+        WorkerPool(limits=limits, scratch_dir=scratch / "workers", slots=slots, isolation=isolation) as pool,
+    ):
         done = len(resumed)
-        for result in _grade_all(todo, options=options, course=course, jobs=jobs, late_flags=late_flags):
+        batch = _grade_all(
+            todo, pool=pool, course=course, course_dir=course_dir.resolve(), scratch=scratch, late_flags=late_flags
+        )
+        for result in batch:
             write_student_result(result, course=course, out_dir=out_dir)
             results[result.student_id] = result
             done += 1
             if on_progress is not None:
                 on_progress(result.student_id, done, len(entries))
+        note = pool.isolation_note() if todo else None
     # grades.csv holds every student ever graded into this folder, not only this run's.
     for path in sorted((out_dir / RESULTS_DIR).glob("*.json")):
         if path.stem not in results:
@@ -275,14 +269,6 @@ def _scratch_space() -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
-
-
-def _isolation_note(options: GradeOptions) -> str | None:
-    from coursekit.worker import WorkerPool
-
-    probe_dir = Path(tempfile.mkdtemp(prefix="probe-", dir=options.scratch_dir))
-    with WorkerPool(limits=options.limits, scratch_dir=probe_dir, slots=1, isolation=options.isolation) as pool:
-        return pool.isolation_note()
 
 
 class _NoStudent:
@@ -325,19 +311,19 @@ def _unpack(
 def _grade_all(
     todo: list[tuple[str, Path]],
     *,
-    options: GradeOptions,
+    pool: WorkerPool,
     course: Course,
-    jobs: int,
+    course_dir: Path,
+    scratch: Path,
     late_flags: dict[str, bool],
 ) -> Iterator[StudentResult]:
     """Yield each student's result as soon as it is ready, in completion order."""
+    global _batch_pool, _batch_course_dir
     unpacked = []
     for student_id, source in todo:
         late = late_flags.get(student_id, False)
         try:
-            directory, problems = _unpack(
-                student_id, source, course=course, course_dir=options.course_dir, scratch=options.scratch_dir
-            )
+            directory, problems = _unpack(student_id, source, course=course, course_dir=course_dir, scratch=scratch)
         except Exception as error:  # intake reports problems itself; anything else must still give a row
             yield failed_result(
                 student_id=student_id, course=course, problems=(f"the hand-in could not be read: {error}",), late=late
@@ -346,16 +332,24 @@ def _grade_all(
         unpacked.append((student_id, directory, problems, late))
     if not unpacked:
         return
-    _warm_up(options.course_dir, course)
+    # The warm workers start (in their sandboxes) while this process warms up the graders: both take seconds.
+    pool.start()
+    _warm_up(course_dir, course)
+    for slot in range(pool.slots):
+        pool.worker(slot)
+    _batch_pool, _batch_course_dir = pool, course_dir
     context = multiprocessing.get_context("fork")
     pending = list(unpacked)
     attempts: dict[str, int] = {}
     while pending:
+        free_slots: multiprocessing.queues.Queue[int] = context.Queue()
+        for slot in range(pool.slots):
+            free_slots.put(slot)
         with concurrent.futures.ProcessPoolExecutor(
-            max_workers=min(jobs, len(pending)),
+            max_workers=pool.slots,
             mp_context=context,
             initializer=_start_grading_process,
-            initargs=(options,),
+            initargs=(free_slots,),
         ) as executor:
             futures = {
                 executor.submit(_grade_in_process, sid, str(directory), problems, late): (sid, problems, late)

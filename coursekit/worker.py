@@ -160,18 +160,36 @@ class _WarmWorker:
         finally:
             remote.close()
         self.control = control
+        self.owner_pid = os.getpid()
+        self._started = started
+        self._sandbox_pid = sandbox_pid
+        self.ready = False
+
+    def wait_ready(self) -> None:
+        """Wait until the worker has imported torch and said it is ready (or raise WorkerError)."""
+        if self.ready:
+            return
         ready = self.receive(timeout=START_TIMEOUT_SECONDS)
         if ready is None or ready.get("op") != "ready":
             error = self.kill()
             raise WorkerError(f"the warm worker did not start: {error or 'no answer'}")
-        self.start_seconds = time.monotonic() - started
-        if isolated and isinstance(sandbox_pid, int):
-            self.pid_cap_problem = sandbox.cap_pid_namespace(process_id=sandbox_pid)
-        elif isolated:
+        self.ready = True
+        self.start_seconds = time.monotonic() - self._started
+        if self.isolated and isinstance(self._sandbox_pid, int):
+            self.pid_cap_problem = sandbox.cap_pid_namespace(process_id=self._sandbox_pid)
+        elif self.isolated:
             self.pid_cap_problem = "bubblewrap did not report the sandbox's process id"
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        if os.getpid() == self.owner_pid:
+            return self.process.poll() is None
+        # A process forked from the owner (a grading process) cannot wait for the worker: Popen.poll() would
+        # report it dead. The control socket reads end-of-stream once the worker is gone.
+        try:
+            readable, _, _ = select.select([self.control], [], [], 0)
+            return not readable or self.control.recv(CONTROL_MESSAGE_BYTES, socket.MSG_PEEK) != b""
+        except OSError:
+            return False
 
     def send(self, message: dict[str, Any], fds: list[int] | None = None) -> bool:
         try:
@@ -210,7 +228,8 @@ class _WarmWorker:
 class WorkerPool:
     """Warm workers, one per slot; `session()` gives a sandboxed `Student` for one part of one hand-in.
 
-    Sessions on one slot run one after the other; different slots may be used from different threads.
+    Sessions on one slot run one after the other; different slots may be used from different threads, but
+    workers must be started from a thread that outlives them (see `start`).
     """
 
     def __init__(self, *, limits: Limits, scratch_dir: Path, slots: int, isolation: Isolation = "auto") -> None:
@@ -255,9 +274,27 @@ class WorkerPool:
         with self._lock:
             worker = self._workers.get(slot)
         if worker is not None and worker.alive():
+            worker.wait_ready()
             return worker
         if worker is not None:
             worker.kill()
+        worker = self._spawn(slot)
+        worker.wait_ready()
+        return worker
+
+    def start(self) -> None:
+        """Start every slot's worker at once, without waiting for them (they import torch in parallel).
+
+        Call it from a thread that outlives the workers: bubblewrap's --die-with-parent follows the thread
+        that started it, so a worker started from a short-lived thread dies with that thread.
+        """
+        for slot in range(self.slots):
+            with self._lock:
+                running = slot in self._workers
+            if not running:
+                self._spawn(slot)
+
+    def _spawn(self, slot: int) -> _WarmWorker:
         directory = self.slot_dir(slot)
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
