@@ -38,6 +38,7 @@ RUN_AUTOGRADER = """\
 set -euo pipefail
 root="${AUTOGRADER_ROOT:-/autograder}"
 python="${COURSEKIT_PYTHON:-$root/venv/bin/python}"
+cd "$root/source"
 exec "$python" -m coursekit gradescope-run --root "$root" --course-dir "$root/source"
 """
 # What the autograder needs from the course repository; nothing from solutions/ but the kit's data loader.

@@ -16,6 +16,7 @@ import concurrent.futures
 import contextlib
 import csv
 import dataclasses
+import functools
 import io
 import json
 import multiprocessing
@@ -117,6 +118,12 @@ def _grade_in_process(student_id: str, handin_dir: str, problems: tuple[str, ...
     )
 
 
+@functools.cache
+def _course_of(course_dir: Path) -> Course:
+    """course.yml, read once per grading process (it does not change during a batch)."""
+    return load_course(course_dir / "course.yml")
+
+
 def grade_handin(
     *,
     student_id: str,
@@ -128,7 +135,7 @@ def grade_handin(
     late: bool = False,
 ) -> StudentResult:
     """Grade one unpacked hand-in through `pool`'s `slot`: one sandboxed worker session per part."""
-    course = load_course(course_dir / "course.yml")
+    course = _course_of(course_dir)
     started = time.perf_counter()
     sessions: dict[str, WorkerSession] = {}
 

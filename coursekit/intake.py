@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-import nbformat
-
 from coursekit.config import IntakeLimits
 
 # The contract: the names each module must define (course.yml's exercise names, part by part).
@@ -576,6 +574,9 @@ def notebook_code(data: bytes, *, label: str) -> tuple[NotebookCode | None, list
     is missing). Returns None, with the problem, when the data is not a readable notebook. `label` names the
     notebook in messages.
     """
+    # Imported here: nbformat's JSON-schema stack costs about 1 s, paid only by a class with notebooks.
+    import nbformat
+
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
