@@ -232,6 +232,7 @@ def grade_handin(*, course_dir: Path, handin_dir: Path) -> dict[str, Any]:
     """
     import pytest
 
+    from coursekit.grading import grader_arguments
     from coursekit.plugin import GradingPlugin
     from coursekit.student import InProcessStudent
 
@@ -241,20 +242,8 @@ def grade_handin(*, course_dir: Path, handin_dir: Path) -> dict[str, Any]:
     plugin = GradingPlugin(course, lambda _part: student)
     collection = _CollectionErrors()
     started = time.perf_counter()
-    arguments = [
-        "-c",
-        str(graders / "pytest.ini"),
-        "--rootdir",
-        str(graders),
-        "-p",
-        "no:cacheprovider",
-        # Its end-of-session garbage collection costs a third of a second per hand-in, for warnings only.
-        "-p",
-        "no:unraisableexception",
-        "--continue-on-collection-errors",
-        "-q",
-        str(graders),
-    ]
+    # Unlike class grading, a grader file that does not collect is reported, and the others still run.
+    arguments = [*grader_arguments(graders), "--continue-on-collection-errors"]
     exit_code = int(pytest.main(arguments, plugins=[plugin, collection]))
     return {
         "verdicts": [dataclasses.asdict(verdict) for verdict in plugin.verdicts],

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -100,7 +102,8 @@ def grade_command(
     ] = "auto",
 ) -> None:
     """Grade every hand-in in SUBMISSIONS into OUT: results/<id>.json, feedback/<id>.md, grades.csv."""
-    from coursekit.grading import grade_class
+    from coursekit.sandbox import SandboxUnavailable
+    from coursekit.worker import WorkerPool
 
     if not submissions.is_dir():
         raise _fail(f"{submissions} is not a folder of hand-ins")
@@ -121,7 +124,23 @@ def grade_command(
         TextColumn("eta"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=console, transient=False) as progress:
+    with contextlib.ExitStack() as stack:
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="coursekit-workers-")))
+        try:
+            # The sandboxed workers import torch while this process does: started before the import below.
+            pool = WorkerPool(
+                limits=limits,
+                scratch_dir=scratch,
+                slots=1 if student else jobs or os.cpu_count() or 1,
+                isolation=isolation,  # type: ignore[arg-type]
+            )
+        except SandboxUnavailable as error:
+            raise _fail(f"--isolation bwrap: the sandbox cannot run here ({error})") from None
+        stack.enter_context(pool)
+        pool.start()
+        from coursekit.grading import grade_class
+
+        progress = stack.enter_context(Progress(*columns, console=console, transient=False))
         task = progress.add_task("", total=None)
 
         def on_progress(student_id: str, done: int, total: int) -> None:
@@ -132,12 +151,11 @@ def grade_command(
                 course_dir=course_dir,
                 submissions_dir=submissions,
                 out_dir=out,
-                jobs=jobs or os.cpu_count() or 1,
                 student=student,
                 force=force,
                 limits=limits,
-                isolation=isolation,  # type: ignore[arg-type]
                 on_progress=on_progress,
+                pool=pool,
             )
         except (ValueError, RuntimeError) as error:
             raise _fail(str(error)) from None

@@ -62,6 +62,52 @@ UNUSED_PYTEST_PLUGINS = (
 )
 
 
+def grader_arguments(graders_dir: Path) -> list[str]:
+    """pytest's arguments for the graders: configured only by graders/pytest.ini, never by a hand-in."""
+    return [
+        str(graders_dir),
+        "-c",
+        str(graders_dir / "pytest.ini"),
+        "--rootdir",
+        str(graders_dir),
+        *(f"-pno:{name}" for name in UNUSED_PYTEST_PLUGINS),
+    ]
+
+
+class _PointsCollector:
+    def __init__(self) -> None:
+        self.points: dict[str, float] = {}
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            marker = item.get_closest_marker("points")
+            if marker is not None:
+                exercise = str(marker.kwargs.get("exercise"))
+                self.points[exercise] = self.points.get(exercise, 0.0) + float(marker.args[0])
+
+
+@functools.cache
+def grader_points(graders_dir: Path) -> dict[str, float]:
+    """Points per exercise id, as the hidden graders give them (collected, not run).
+
+    Collected in a forked process: grader modules keep their plain names (test_training, ...) in
+    sys.modules, so collecting a second course's graders in this process would clash with the first's.
+    """
+    context = multiprocessing.get_context("fork")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as executor:
+        return executor.submit(_collect_points, graders_dir).result()
+
+
+def _collect_points(graders_dir: Path) -> dict[str, float]:
+    collector = _PointsCollector()
+    captured = io.StringIO()
+    with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
+        exit_code = pytest.main([*grader_arguments(graders_dir), "--collect-only"], plugins=[collector])
+    if exit_code != pytest.ExitCode.OK:
+        raise GraderSetupError(f"the graders in {graders_dir} could not be collected:\n{captured.getvalue()}")
+    return collector.points
+
+
 class GraderSetupError(RuntimeError):
     """The graders themselves could not run (a syntax error in graders/, a bad marker): not the student's fault."""
 
@@ -74,14 +120,7 @@ def run_graders(
     pytest is configured only from graders/pytest.ini (`-c`), never from anything inside a hand-in.
     """
     plugin = GradingPlugin(course, student_for_part)
-    args = [
-        str(graders_dir),
-        "-c",
-        str(graders_dir / "pytest.ini"),
-        "--rootdir",
-        str(graders_dir),
-        *(f"-pno:{name}" for name in UNUSED_PYTEST_PLUGINS),
-    ]
+    args = grader_arguments(graders_dir)
     if parts:
         args += ["-k", " or ".join(f"test_{part}" for part in parts)]
     captured = io.StringIO()
@@ -205,11 +244,14 @@ def grade_class(
     limits: Limits | None = None,
     isolation: Isolation = "auto",
     on_progress: Callable[[str, int, int], None] | None = None,
+    pool: WorkerPool | None = None,
 ) -> ClassReport:
     """Grade every hand-in in `submissions_dir` into `out_dir`; return the class report.
 
     A re-run skips students whose results/<id>.json exists (an interrupted batch resumes) unless `force`.
     `student` grades that one student only. `on_progress(student_id, done, total)` is called after each.
+    `pool`: warm workers the caller started already (then `jobs`, `limits` and `isolation` are the pool's);
+    by default the batch starts its own.
     """
     started = time.perf_counter()
     course = load_course(course_dir / "course.yml")
@@ -235,10 +277,10 @@ def grade_class(
 
     note: str | None = None
     slots = max(1, min(jobs, len(todo)))
-    with (
-        _scratch_space() as scratch,
-        WorkerPool(limits=limits, scratch_dir=scratch / "workers", slots=slots, isolation=isolation) as pool,
-    ):
+    with _scratch_space() as scratch, contextlib.ExitStack() as stack:
+        if pool is None:
+            pool = WorkerPool(limits=limits, scratch_dir=scratch / "workers", slots=slots, isolation=isolation)
+            stack.enter_context(pool)
         done = len(resumed)
         batch = _grade_all(
             todo, pool=pool, course=course, course_dir=course_dir.resolve(), scratch=scratch, late_flags=late_flags
@@ -297,11 +339,9 @@ def _warm_up(course_dir: Path, course: Course) -> None:
     torch.optim.SGD([x], lr=0.1).step()
 
     plugin = GradingPlugin(course, lambda _part: _NoStudent())
-    graders_dir = course_dir / "graders"
-    args = [str(graders_dir), "-c", str(graders_dir / "pytest.ini"), "--rootdir", str(graders_dir), "--collect-only"]
     captured = io.StringIO()
     with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
-        pytest.main([*args, *(f"-pno:{name}" for name in UNUSED_PYTEST_PLUGINS)], plugins=[plugin])
+        pytest.main([*grader_arguments(course_dir / "graders"), "--collect-only"], plugins=[plugin])
 
 
 def _unpack(

@@ -54,20 +54,21 @@ def grade_cell_id(exercise: Exercise) -> str:
     return f"test_{exercise.id.replace('.', '_')}_{exercise.name}"
 
 
-def exercise_points(part: Part) -> list[float]:
-    """The part's points shared out over its exercises, in order; they add up exactly to ``part.points``.
+def exercise_points(part: Part, *, course_dir: Path) -> list[float]:
+    """Each exercise's points, as the hidden graders give them, so nbgrader and `coursekit grade` agree.
 
-    Points are split equally in hundredths of a point; the remainder goes to the last exercises (the
-    later ones build on the earlier), e.g. 40 points over three exercises give 13, 13, 14.
+    The graders are collected (not run); their points per part must add up to course.yml's.
     """
-    total = round(part.points * 100)
-    if total != part.points * 100:
-        raise NotebookBuildError(f"part {part.id}: points must be a multiple of 0.01, got {part.points}")
-    count = len(part.exercises)
-    unit = 100 if total % 100 == 0 and total // 100 >= count else 1
-    base, remainder = divmod(total // unit, count)
-    shares = [base + (1 if index >= count - remainder else 0) for index in range(count)]
-    return [share * unit / 100 for share in shares]
+    from coursekit.grading import grader_points
+
+    points = grader_points((course_dir / "graders").resolve())
+    shares = [points.get(exercise.id, 0.0) for exercise in part.exercises]
+    if abs(sum(shares) - part.points) > 1e-9 or not all(shares):
+        given = ", ".join(f"{exercise.id}: {share:g}" for exercise, share in zip(part.exercises, shares, strict=True))
+        raise NotebookBuildError(
+            f"part {part.id}: the graders give {given} (total {sum(shares):g}), course.yml gives {part.points:g}"
+        )
+    return shares
 
 
 @dataclass(frozen=True)
@@ -281,7 +282,7 @@ def build_notebook(*, course_dir: Path, with_solutions: bool) -> NotebookNode:
                 given_id = f"given_{part.id}_{name}"
                 meta = _nbgrader(given_id, solution=False, grade=False, locked=True)
                 cells.append(_code_cell(given_id, definition, meta))
-        for exercise, points in zip(part.exercises, exercise_points(part), strict=True):
+        for exercise, points in zip(part.exercises, exercise_points(part, course_dir=course_dir), strict=True):
             if exercise.name not in layout.definitions:
                 raise NotebookBuildError(
                     f"solutions/{part.file}: exercise {exercise.id} ({exercise.name}) has no top-level "

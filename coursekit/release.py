@@ -83,14 +83,14 @@ def student_requirements(*, pyproject: Path) -> str:
     )
 
 
-def student_readme(*, course: Course) -> str:
+def student_readme(*, course: Course, course_dir: Path) -> str:
     """The README.md of the student release: what to do, how to test, what to hand in, the exercises."""
     assignment = course.assignment
     book = course.book
     files = ", ".join(f"`{part.file}`" for part in assignment.parts)
     rows = []
     for part in assignment.parts:
-        for exercise, points in zip(part.exercises, exercise_points(part), strict=True):
+        for exercise, points in zip(part.exercises, exercise_points(part, course_dir=course_dir), strict=True):
             rows.append(f"| {exercise.id} | `{part.file}` | `{exercise.name}` | {exercise.title} | {points:g} |")
     table = "\n".join(rows)
     return f"""# {assignment.title}
@@ -154,7 +154,7 @@ def collect_student_files(*, course_dir: Path, course: Course) -> dict[str, byte
             raise ReleaseError(f"{exercises / part.file} is missing; run `coursekit build-exercises`")
     csv_path = course_dir / "data" / "temperature.csv"
     files["data/temperature.csv"] = csv_path.read_bytes()
-    files["README.md"] = student_readme(course=course).encode("utf-8")
+    files["README.md"] = student_readme(course=course, course_dir=course_dir).encode("utf-8")
     files["requirements.txt"] = student_requirements(pyproject=course_dir / "pyproject.toml").encode("utf-8")
     return dict(sorted(files.items()))
 

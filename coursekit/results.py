@@ -151,12 +151,20 @@ def feedback_markdown(result: StudentResult, *, course: Course) -> str:
         out.write("\n")
     for part in course.assignment.parts:
         out.write(f"## {part.title} ({part.file}): {_rounded(scores[part.id])} / {_rounded(part.points)}\n\n")
-        for verdict in (v for v in result.verdicts if v.part == part.id):
-            mark = "passed" if verdict.passed else "FAILED"
-            out.write(f"- {mark} ({_rounded(verdict.score)}/{_rounded(verdict.max_score)}) {verdict.name}\n")
-            if not verdict.passed and verdict.message:
-                hint = verdict.message.replace("\n", "\n  > ")
-                out.write(f"  > {hint}\n")
+        for exercise in part.exercises:
+            verdicts = [v for v in result.verdicts if v.part == part.id and v.exercise == exercise.id]
+            messages = {v.message for v in verdicts if not v.passed}
+            if len(verdicts) > 1 and not any(v.passed for v in verdicts) and len(messages) == 1:
+                # One cause for every check (a stub, a crash, a missing file): say it once.
+                most = sum(v.max_score for v in verdicts)
+                out.write(f"- FAILED (0/{_rounded(most)}) {exercise.id} {exercise.name}: all {len(verdicts)} checks\n")
+                out.write(_quoted(messages.pop()))
+                continue
+            for verdict in verdicts:
+                mark = "passed" if verdict.passed else "FAILED"
+                out.write(f"- {mark} ({_rounded(verdict.score)}/{_rounded(verdict.max_score)}) {verdict.name}\n")
+                if not verdict.passed and verdict.message:
+                    out.write(_quoted(verdict.message))
         printed = result.output.get(part.id, "").strip()
         if printed:
             out.write(f"\nYour code printed:\n\n```\n{printed}\n```\n")
@@ -164,6 +172,10 @@ def feedback_markdown(result: StudentResult, *, course: Course) -> str:
             out.write(f"\n![Your model's fit beside the measurements]({result.student_id}-fit.png)\n")
         out.write("\n")
     return out.getvalue()
+
+
+def _quoted(message: str) -> str:
+    return "  > " + message.replace("\n", "\n  > ") + "\n"
 
 
 def write_student_result(result: StudentResult, *, course: Course, out_dir: Path) -> None:

@@ -11,7 +11,8 @@ import collections
 import io
 from typing import Any
 
-import torch
+# torch is imported on first use, so that the worker pool can start its sandboxes (which import torch
+# themselves) before the grading process has paid for its own import.
 
 # A results message larger than this is refused rather than unpickled.
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -22,12 +23,16 @@ class WireError(ValueError):
 
 
 def encode(value: Any) -> bytes:
+    import torch
+
     buffer = io.BytesIO()
     torch.save(value, buffer)
     return buffer.getvalue()
 
 
 def decode(data: bytes) -> Any:
+    import torch
+
     if len(data) > MAX_MESSAGE_BYTES:
         raise WireError(f"message of {len(data)} bytes exceeds {MAX_MESSAGE_BYTES}")
     try:
@@ -39,6 +44,8 @@ def decode(data: bytes) -> Any:
 
 def _check_plain(value: Any, depth: int = 0) -> Any:
     """Re-check the types after loading: exact builtins and exact `torch.Tensor` only."""
+    import torch
+
     if depth > 32:
         raise WireError("nested too deeply")
     kind = type(value)

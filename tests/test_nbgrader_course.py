@@ -10,11 +10,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import shutil
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,11 +20,13 @@ import nbformat
 import pytest
 
 from coursekit.config import load_course
+from coursekit.nbgrader_runner import nbgrader_environment, run_nbgrader
 from coursekit.notebooks import (
     BEGIN_HIDDEN_TESTS,
     build_notebook,
     exercise_points,
     fence_lines_removed,
+    filled_notebook,
     grade_cell_id,
     notebook_text,
     solution_grade_id,
@@ -127,13 +126,17 @@ def test_setup_and_data_cells_are_locked_and_grade_ids_unique(source_notebook: n
     assert source_notebook.metadata["kernelspec"]["name"] == "python3"
 
 
-def test_test_cell_points_add_up_to_each_part(source_notebook: nbformat.NotebookNode) -> None:
+def test_test_cell_points_are_the_graders_points_per_exercise(source_notebook: nbformat.NotebookNode) -> None:
+    """Each test cell is worth what the hidden graders give its exercise, so both graders agree on partial work."""
+    from coursekit.grading import grader_points
+
+    by_exercise = grader_points((REPO / "graders").resolve())
     cells = _cells_by_id(source_notebook)
     for part in ASSIGNMENT.parts:
         points = [cells[grade_cell_id(exercise)].metadata["nbgrader"]["points"] for exercise in part.exercises]
         assert sum(points) == part.points
-    training = ASSIGNMENT.part("training")
-    assert exercise_points(training) == [13.0, 13.0, 14.0]
+        assert points == [by_exercise[exercise.id] for exercise in part.exercises]
+        assert exercise_points(part, course_dir=REPO) == points
 
 
 def test_notebook_is_reproducible() -> None:
@@ -233,15 +236,6 @@ def test_warnings_and_stderr_in_student_code_do_not_reach_the_test_cells_output(
 SOLVED, UNTOUCHED, TAMPERED, NOISY = "solved", "untouched", "tampered", "noisy"
 
 
-def _nbgrader(course_root: Path, env: dict[str, str], *args: str) -> float:
-    started = time.perf_counter()
-    result = subprocess.run(
-        [str(VENV_BIN / "nbgrader"), *args], cwd=course_root, env=env, capture_output=True, text=True, timeout=600
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return time.perf_counter() - started
-
-
 def _submit(course_root: Path, student: str, notebook: nbformat.NotebookNode) -> None:
     folder = course_root / "submitted" / student / ASSIGNMENT.id
     folder.mkdir(parents=True)
@@ -256,38 +250,17 @@ def autograded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
     build_nbgrader_course(course_dir=REPO, out_dir=built)
     course_root = tmp / "course"
     shutil.copytree(built, course_root)
-    jupyter = tmp / "jupyter"
-    kernel_dir = jupyter / "data" / "kernels" / "python3"
-    kernel_dir.mkdir(parents=True)
-    kernel = {
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (coursekit)",
-        "language": "python",
+    env = nbgrader_environment(jupyter_dir=tmp / "jupyter")
+    seconds = {
+        "generate_assignment": run_nbgrader(
+            "generate_assignment", ASSIGNMENT.id, "--force", course_root=course_root, env=env
+        )
     }
-    (kernel_dir / "kernel.json").write_text(json.dumps(kernel), encoding="utf-8")
-    env = {
-        **os.environ,
-        # nbgrader's gradebook runs `alembic` from PATH.
-        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "JUPYTER_DATA_DIR": str(jupyter / "data"),
-        "JUPYTER_PATH": str(jupyter / "data"),
-        "JUPYTER_CONFIG_DIR": str(jupyter / "config"),
-        "JUPYTER_RUNTIME_DIR": str(jupyter / "runtime"),
-        "IPYTHONDIR": str(jupyter / "ipython"),
-        "MPLCONFIGDIR": str(jupyter / "matplotlib"),
-    }
-    seconds = {"generate_assignment": _nbgrader(course_root, env, "generate_assignment", ASSIGNMENT.id, "--force")}
 
     release = nbformat.read(course_root / "release" / ASSIGNMENT.id / f"{ASSIGNMENT.id}.ipynb", as_version=4)
-    solutions = _cells_by_id(build_notebook(course_dir=REPO, with_solutions=True))
 
     def filled(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-        notebook = nbformat.from_dict(json.loads(json.dumps(notebook)))
-        for cell in notebook.cells:
-            meta = cell.metadata.get("nbgrader", {})
-            if meta.get("solution"):
-                cell.source = fence_lines_removed(solutions[meta["grade_id"]].source)
-        return notebook
+        return filled_notebook(notebook, course_dir=REPO)
 
     def without_cell(notebook: nbformat.NotebookNode, grade_id: str) -> nbformat.NotebookNode:
         notebook.cells = [
@@ -318,7 +291,7 @@ def autograded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
             )
     _submit(course_root, NOISY, without_cell(noisy, "test_2_2_count_parameters"))
 
-    seconds["autograde"] = _nbgrader(course_root, env, "autograde", ASSIGNMENT.id, "--force")
+    seconds["autograde"] = run_nbgrader("autograde", ASSIGNMENT.id, "--force", course_root=course_root, env=env)
     seconds["autograde_per_notebook"] = seconds["autograde"] / 4
     print(f"\nnbgrader timings (s): {seconds}")
 
@@ -380,3 +353,21 @@ def test_autograde_restores_edited_and_deleted_test_cells(autograded: dict[str, 
 def test_warnings_and_stderr_from_student_code_cost_no_points(autograded: dict[str, Any]) -> None:
     noisy = autograded[NOISY]
     assert noisy["score"] == ASSIGNMENT.points, noisy["cells"]
+
+
+@pytest.mark.slow
+def test_coursekit_grade_gives_the_handed_back_notebooks_nbgraders_points(
+    autograded: dict[str, Any], tmp_path: Path
+) -> None:
+    """The same four notebooks, graded by stock nbgrader and by `coursekit grade`, get the same totals."""
+    from coursekit.grading import grade_class
+
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    for student in (SOLVED, UNTOUCHED, TAMPERED, NOISY):
+        notebook = autograded["course_root"] / "submitted" / student / ASSIGNMENT.id / f"{ASSIGNMENT.id}.ipynb"
+        shutil.copy2(notebook, submissions / f"{student}.ipynb")
+    report = grade_class(course_dir=REPO, submissions_dir=submissions, out_dir=tmp_path / "out", jobs=2)
+    coursekit_totals = {result.student_id: result.score for result in report.results}
+    nbgrader_totals = {student: autograded[student]["score"] for student in (SOLVED, UNTOUCHED, TAMPERED, NOISY)}
+    assert coursekit_totals == pytest.approx(nbgrader_totals)
