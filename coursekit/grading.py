@@ -23,6 +23,7 @@ import multiprocessing
 import multiprocessing.queues
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -90,8 +91,8 @@ class _PointsCollector:
 def grader_points(graders_dir: Path) -> dict[str, float]:
     """Points per exercise id, as the hidden graders give them (collected, not run).
 
-    Collected in a forked process: grader modules keep their plain names (test_training, ...) in
-    sys.modules, so collecting a second course's graders in this process would clash with the first's.
+    Collected in a forked process, which forgets any grader modules it inherited: they keep their plain names
+    (test_training, ...) in sys.modules, so another course's graders would clash with these.
     """
     context = multiprocessing.get_context("fork")
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as executor:
@@ -99,6 +100,8 @@ def grader_points(graders_dir: Path) -> dict[str, float]:
 
 
 def _collect_points(graders_dir: Path) -> dict[str, float]:
+    for path in graders_dir.glob("*.py"):  # this child may have inherited another course's graders
+        sys.modules.pop(path.stem, None)
     collector = _PointsCollector()
     captured = io.StringIO()
     with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
