@@ -341,6 +341,7 @@ class WorkerSession:
         self.part = part
         self.limits = pool.limits
         self._failure: StudentError | None = None
+        self._answered = False
         self._ended = False
         self._child_status: int | None = None
         self._worker = pool.worker(slot)
@@ -407,7 +408,9 @@ class WorkerSession:
             response = self._receive(size)
         except TimeoutError:
             self._end_child()
-            self._failure = StudentTimeout(f"{name} did not return within {self.limits.time_seconds:g} s")
+            # The first call of a session also imports the student's module: its top-level code may be the culprit.
+            what = name if self._answered else f"{name} (or the import of your module before it)"
+            self._failure = StudentTimeout(f"{what} did not return within {self.limits.time_seconds:g} s")
             raise self._failure from None
         except (ConnectionError, EOFError, OSError):
             worker_gone = self._control_closed()
@@ -423,6 +426,7 @@ class WorkerSession:
                     f"your code ended the worker process ({describe_status(self._child_status)}) while running {name}"
                 )
             raise self._failure from None
+        self._answered = True
         return answer_of(response)
 
     def _remaining(self) -> float:

@@ -91,9 +91,11 @@ def test_a_timeout_costs_only_its_session(tmp_path: Path, handin: Path) -> None:
     limits = LIMITS.model_copy(update={"time_seconds": 3})
     with WorkerPool(limits=limits, scratch_dir=tmp_path, slots=1) as pool:
         with pool.session(slot=0, handin_dir=ATTACKS / "busy_loop", part="activations") as student:
-            with pytest.raises(StudentTimeout, match=r"^tanh did not return within 3 s$"):
+            # The first call also imports the module, so its message names both; the rest fail at once alike.
+            first = r"^tanh \(or the import of your module before it\) did not return within 3 s$"
+            with pytest.raises(StudentTimeout, match=first):
                 student.run("call", function="activations.tanh", args=[1.0], kwargs={})
-            with pytest.raises(StudentTimeout, match=r"^tanh did not return within 3 s$"):
+            with pytest.raises(StudentTimeout, match=first):
                 student.run("call", function="activations.relu", args=[1.0], kwargs={})
         with pool.session(slot=0, handin_dir=handin, part="activations") as student:
             assert student.run("call", function="activations.relu", args=[torch.tensor([-1.0])], kwargs={})
