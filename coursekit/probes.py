@@ -28,6 +28,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from coursekit import wire
 
+RANDOM_STATE_SEED = 0x5EEDC0DE
 STUDENT_MODULES = ("activations", "model", "training", "temperature_data")
 
 
@@ -417,9 +418,10 @@ def _reset_random_state() -> None:
 
     import numpy
 
-    torch.manual_seed(0)
-    random.seed(0)
-    numpy.random.seed(0)
+    # Not a seed a grader uses for its own generators: code that ignores its generator must not match by luck.
+    torch.manual_seed(RANDOM_STATE_SEED)
+    random.seed(RANDOM_STATE_SEED)
+    numpy.random.seed(RANDOM_STATE_SEED)
 
 
 def handle_request(handin: Handin, request: bytes) -> bytes:
