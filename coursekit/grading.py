@@ -209,7 +209,7 @@ def grade_handin(
     )
 
 
-def failed_result(*, student_id: str, course: Course, problems: tuple[str, ...], late: bool) -> StudentResult:
+def failed_result(*, student_id: str, problems: tuple[str, ...], late: bool) -> StudentResult:
     """Zero in every check, with the reason, for a hand-in that could not be graded at all."""
     return StudentResult(student_id=student_id, verdicts=(), problems=problems, late=late)
 
@@ -375,9 +375,7 @@ def _grade_all(
         try:
             directory, problems = _unpack(student_id, source, course=course, course_dir=course_dir, scratch=scratch)
         except Exception as error:  # intake reports problems itself; anything else must still give a row
-            yield failed_result(
-                student_id=student_id, course=course, problems=(f"the hand-in could not be read: {error}",), late=late
-            )
+            yield failed_result(student_id=student_id, problems=(f"the hand-in could not be read: {error}",), late=late)
             continue
         unpacked.append((student_id, directory, problems, late))
     if not unpacked:
@@ -418,14 +416,14 @@ def _grade_all(
                     else:
                         yield failed_result(
                             student_id=sid,
-                            course=course,
                             problems=(*problems, "grading failed twice: the grading process died"),
                             late=late,
                         )
+                except GraderSetupError:
+                    raise  # the graders are broken, not the hand-in: stop rather than grade everyone zero
                 except Exception as error:
                     yield failed_result(
                         student_id=sid,
-                        course=course,
                         problems=(*problems, f"grading failed: {type(error).__name__}: {error}"),
                         late=late,
                     )

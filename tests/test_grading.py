@@ -181,3 +181,18 @@ def test_grades_csv_is_plain_utf8_csv(graded: tuple) -> None:
     text = (graded[2] / "grades.csv").read_text(encoding="utf-8")
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0][:5] == ["student", "activations", "model", "training", "total"]
+
+
+def test_broken_graders_stop_the_batch_instead_of_grading_everyone_zero(tmp_path: Path) -> None:
+    from coursekit.grading import GraderSetupError
+
+    course = tmp_path / "course"
+    for folder in ("graders", "solutions", "data"):
+        shutil.copytree(REPO / folder, course / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(REPO / "course.yml", course / "course.yml")
+    (course / "graders" / "test_model.py").write_text("def broken(:\n", encoding="utf-8")
+    submissions = tmp_path / "submissions"
+    _write_handin(submissions / "alice", _sources("solutions"))
+    with pytest.raises(GraderSetupError, match="did not run"):
+        grade_class(course_dir=course, submissions_dir=submissions, out_dir=tmp_path / "out", jobs=1, limits=LIMITS)
+    assert not (tmp_path / "out" / "results" / "alice.json").exists()
