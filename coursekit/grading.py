@@ -34,7 +34,7 @@ import pytest
 from coursekit import intake
 from coursekit.config import Course, Limits, load_course
 from coursekit.fit_figure import fit_png
-from coursekit.plugin import GradingPlugin, Verdict
+from coursekit.plugin import GradingPlugin
 from coursekit.results import (
     RESULTS_DIR,
     StudentResult,
@@ -115,24 +115,19 @@ class GraderSetupError(RuntimeError):
     """The graders themselves could not run (a syntax error in graders/, a bad marker): not the student's fault."""
 
 
-def run_graders(
-    *, graders_dir: Path, course: Course, student_for_part: Callable[[str], Student], parts: tuple[str, ...] = ()
-) -> tuple[list[Verdict], GradingPlugin]:
-    """Run the hidden graders once for one student; return a verdict per grader test.
+def run_graders(*, graders_dir: Path, course: Course, student_for_part: Callable[[str], Student]) -> GradingPlugin:
+    """Run the hidden graders once for one student; return the plugin holding a verdict per grader test.
 
     pytest is configured only from graders/pytest.ini (`-c`), never from anything inside a hand-in.
     """
     plugin = GradingPlugin(course, student_for_part)
-    args = grader_arguments(graders_dir)
-    if parts:
-        args += ["-k", " or ".join(f"test_{part}" for part in parts)]
     captured = io.StringIO()
     with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
-        exit_code = pytest.main(args, plugins=[plugin])
+        exit_code = pytest.main(grader_arguments(graders_dir), plugins=[plugin])
     if exit_code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         # A broken grader must stop the batch loudly, never grade everyone zero.
         raise GraderSetupError(f"the graders in {graders_dir} did not run ({exit_code!r}):\n{captured.getvalue()}")
-    return plugin.verdicts, plugin
+    return plugin
 
 
 # The batch's warm workers, started once in the parent before the grading processes fork from it;
@@ -190,9 +185,7 @@ def grade_handin(
         return sessions[part]
 
     try:
-        verdicts, plugin = run_graders(
-            graders_dir=course_dir / "graders", course=course, student_for_part=student_for_part
-        )
+        plugin = run_graders(graders_dir=course_dir / "graders", course=course, student_for_part=student_for_part)
     finally:
         for session in sessions.values():
             session.close()
@@ -200,7 +193,7 @@ def grade_handin(
     fit = plugin.attachments.get("fit")
     return StudentResult(
         student_id=student_id,
-        verdicts=tuple(verdicts),
+        verdicts=tuple(plugin.verdicts),
         problems=problems,
         output=output,
         execution_time=time.perf_counter() - started,
