@@ -18,6 +18,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from solution_lines import solution_body_lines
 
 from coursekit.config import load_course
 from coursekit.nbgrader_runner import nbgrader_environment, run_nbgrader
@@ -43,22 +44,6 @@ VENV_BIN = Path(sys.executable).parent
 
 def _cells_by_id(notebook: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
     return {cell.metadata["nbgrader"]["grade_id"]: cell for cell in notebook.cells if "nbgrader" in cell.metadata}
-
-
-def _solution_body_lines() -> set[str]:
-    """Long lines between the fences of solutions/*.py, read here independently of the library."""
-    lines: set[str] = set()
-    for path in (REPO / "solutions").glob("*.py"):
-        inside = False
-        for line in path.read_text(encoding="utf-8").splitlines():
-            text = line.strip()
-            if text.endswith("BEGIN SOLUTION"):
-                inside = True
-            elif text.endswith("END SOLUTION"):
-                inside = False
-            elif inside and len(text) >= 24 and not text.startswith("#"):
-                lines.add(text)
-    return lines
 
 
 def _run_cells(
@@ -164,11 +149,11 @@ def test_student_notebook_carries_no_solution_and_no_hidden_test(student_noteboo
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "RecordingSGD"):
         assert marker not in text
     lines = {line.strip() for cell in student_notebook.cells for line in cell.source.splitlines()}
-    assert _solution_body_lines() & lines == set()
+    assert solution_body_lines() & lines == set()
 
 
 def test_hidden_tests_do_not_spell_out_a_solution(source_notebook: nbformat.NotebookNode) -> None:
-    body_lines = _solution_body_lines()
+    body_lines = solution_body_lines()
     assert body_lines
     for exercise in EXERCISES:
         test_source = _cells_by_id(source_notebook)[grade_cell_id(exercise)].source
@@ -317,7 +302,7 @@ def test_generate_assignment_releases_stubs_without_hidden_tests(autograded: dic
     release = autograded["course_root"] / "release" / ASSIGNMENT.id / f"{ASSIGNMENT.id}.ipynb"
     text = release.read_text(encoding="utf-8")
     assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
-    assert _solution_body_lines() & {line.strip() for line in text.splitlines()} == set()
+    assert solution_body_lines() & {line.strip() for line in text.splitlines()} == set()
     cells = _cells_by_id(nbformat.reads(text, as_version=4))
     assert cells["test_1_2_sigmoid"].metadata["editable"] is False
     assert cells["setup_imports"].metadata["deletable"] is False

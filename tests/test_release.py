@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from solution_lines import solution_body_lines
 
 from coursekit.config import load_course
 from coursekit.release import (
@@ -37,22 +38,6 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> ReleaseReport:
 def _zip_entries(path: Path) -> dict[str, bytes]:
     with zipfile.ZipFile(path) as archive:
         return {info.filename: archive.read(info) for info in archive.infolist()}
-
-
-def _solution_body_lines() -> set[str]:
-    """Long lines between the fences of solutions/*.py, read here independently of the library."""
-    lines: set[str] = set()
-    for path in (REPO / "solutions").glob("*.py"):
-        inside = False
-        for line in path.read_text(encoding="utf-8").splitlines():
-            text = line.strip()
-            if text.endswith("BEGIN SOLUTION"):
-                inside = True
-            elif text.endswith("END SOLUTION"):
-                inside = False
-            elif inside and len(text) >= 24 and not text.startswith("#"):
-                lines.add(text)
-    return lines
 
 
 def test_release_holds_stubs_public_tests_data_readme_and_requirements(release: ReleaseReport) -> None:
@@ -85,7 +70,7 @@ def test_zip_carries_no_solution_no_grader_no_hidden_test(release: ReleaseReport
     grader_files = {
         path.read_bytes() for path in (REPO / "graders").rglob("*") if path.is_file() and path.stat().st_size
     }
-    solution_lines = _solution_body_lines()
+    solution_lines = solution_body_lines()
     assert solution_lines
     for name, content in entries.items():
         text = content.decode("utf-8")
@@ -148,7 +133,7 @@ def _course_copy(tmp_path: Path) -> Path:
 
 def test_a_public_test_quoting_a_solution_line_stops_the_release(tmp_path: Path) -> None:
     course = _course_copy(tmp_path)
-    leaked = sorted(_solution_body_lines())[0]
+    leaked = sorted(solution_body_lines())[0]
     test_file = course / "exercises" / "tests" / "test_model.py"
     test_file.write_text(
         test_file.read_text(encoding="utf-8") + f"\n\ndef helper(x):\n    {leaked}\n", encoding="utf-8"
