@@ -2,12 +2,13 @@
 
 The trusted side of the trust boundary. Each slot keeps one warm worker (coursekit.worker_main:
 torch, numpy and matplotlib already imported), by default inside bubblewrap (coursekit.sandbox). A
-`WorkerSession` copies one hand-in's top-level ``*.py`` files into a fresh folder of the slot's
-scratch space, has the worker fork a child that imports only those modules, and is the grader's
+`WorkerSession` has the worker fork a child, sends it the hand-in's top-level ``*.py`` files (the
+child writes them into its own empty folder: the trusted side never writes where student code can),
+and is the grader's
 `Student`: ``run(probe, **arguments)`` sends a request, waits at most what is left of the part's
 time budget, and decodes the answer only through `coursekit.student.answer_of`. The child's prints
 come back on a separate pipe, capped. Closing the session kills every process it started and
-removes its files.
+empties every place it could write; a worker that cannot is replaced.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import select
 import shutil
 import signal
@@ -51,6 +51,16 @@ NO_SANDBOX_NOTE = (
     "(graders, solutions, other hand-ins), use the network, and leave processes behind that escape its "
     "process group; only the time, memory, file-size, open-file and process limits applied"
 )
+
+
+def handin_files(handin_dir: Path) -> dict[str, bytes]:
+    """The hand-in's top-level ``*.py`` files by name: regular files only, so a symlink in a hand-in cannot pull
+    a host file into the sandbox."""
+    files = {}
+    for source in sorted(Path(handin_dir).iterdir()):
+        if source.suffix == ".py" and not source.is_symlink() and source.is_file():
+            files[source.name] = source.read_bytes()
+    return files
 
 
 class WorkerError(RuntimeError):
@@ -114,29 +124,37 @@ class _OutputCollector:
 class _WarmWorker:
     """One warm worker process (in bwrap or not) and its control socket."""
 
-    def __init__(self, *, scratch_dir: Path, isolated: bool, limits: Limits) -> None:
+    def __init__(self, *, scratch_dir: Path, isolated: bool, limits: Limits, host_id: int) -> None:
         self.scratch_dir = scratch_dir
         self.isolated = isolated
         self.pid_cap_problem: str | None = None
         control, remote = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         started = time.monotonic()
+        namespace: sandbox.UserNamespace | None = None
         try:
             if isolated:
+                # Grading as root: the student's uid maps to an unprivileged host uid of the slot's own.
+                namespace = sandbox.UserNamespace(host_id=host_id) if os.geteuid() == 0 else None
                 info_read, info_write = os.pipe()
                 command = [sandbox.sandbox_python(), "-P", "-m", "coursekit.worker_main", str(remote.fileno()), "bwrap"]
                 argv = sandbox.bwrap_command(
-                    scratch_dir=scratch_dir,
-                    tmp_size_mb=max(64, 2 * limits.file_size_mb),
+                    writable_size_mb=max(64, 2 * limits.file_size_mb),
                     info_fd=info_write,
                     command=command,
+                    userns_fd=None if namespace is None else namespace.fd,
                 )
+                pass_fds = (remote.fileno(), info_write) + (() if namespace is None else (namespace.fd,))
                 self.process = subprocess.Popen(
                     argv,
-                    pass_fds=(remote.fileno(), info_write),
+                    pass_fds=pass_fds,
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.PIPE,
                     start_new_session=True,
+                    # Nothing of the grading host's environment (tokens, credentials) enters the sandbox.
+                    env={},
+                    # No supplementary group of the grading user (root's group 0 is mapped inside) comes along.
+                    extra_groups=[] if namespace is not None else None,
                 )
                 os.close(info_write)
                 with os.fdopen(info_read, "rb") as info:
@@ -159,6 +177,8 @@ class _WarmWorker:
                 sandbox_pid = None
         finally:
             remote.close()
+            if namespace is not None:
+                namespace.close()
         self.control = control
         self.owner_pid = os.getpid()
         self._started = started
@@ -298,7 +318,9 @@ class WorkerPool:
         directory = self.slot_dir(slot)
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
-        worker = _WarmWorker(scratch_dir=directory, isolated=self.isolated, limits=self.limits)
+        worker = _WarmWorker(
+            scratch_dir=directory, isolated=self.isolated, limits=self.limits, host_id=sandbox.host_uid(slot)
+        )
         with self._lock:
             self._workers[slot] = worker
         return worker
@@ -347,26 +369,26 @@ class WorkerSession:
         self._worker = pool.worker(slot)
         # The budget starts once the worker is warm: its start-up is not the student's time.
         self._deadline = time.monotonic() + self.limits.time_seconds
-        worker_dir = self._worker.scratch_dir
-        self.directory = worker_dir / f"session-{secrets.token_hex(8)}"
-        self.directory.mkdir()
-        for source in sorted(Path(handin_dir).iterdir()):
-            # Regular files only: a symlink in a hand-in must not pull a host file into the sandbox.
-            if source.suffix == ".py" and source.is_file() and not source.is_symlink():
-                shutil.copyfile(source, self.directory / source.name)
-        inside = self.directory if not self._worker.isolated else Path(sandbox.SCRATCH_MOUNT) / self.directory.name
         self._results, child_results = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         output_read, output_write = os.pipe()
         self._output = _OutputCollector(read_fd=output_read, limit=self.limits.output_kb * 1024)
-        limits = self.limits.model_dump()
         sent = self._worker.send(
-            {"op": "session", "directory": str(inside), "limits": limits}, [child_results.fileno(), output_write]
+            {"op": "session", "limits": self.limits.model_dump()}, [child_results.fileno(), output_write]
         )
         child_results.close()
         os.close(output_write)
         started = self._worker.receive(timeout=END_TIMEOUT_SECONDS) if sent else None
         if started is None or started.get("op") != "started":
             self._worker_died()
+            return
+        # The hand-in's files travel to the child, which writes them inside the sandbox: the trusted side never
+        # writes into a folder the sandbox can write to, so it cannot be led through a link planted there.
+        files = handin_files(handin_dir)
+        try:
+            self._send_frame(wire.encode({"files": files}))
+        except (TimeoutError, ConnectionError, OSError):
+            self._end_child()
+            self._failure = StudentCrash("the hand-in's files could not be handed to the worker process")
 
     @property
     def output(self) -> str:
@@ -390,6 +412,9 @@ class WorkerSession:
             self.pool.discard(self.slot)
             return
         self._child_status = reply["status"]
+        if reply.get("clean") is not True:
+            # Something of this session's survived the clean-up: the next hand-in gets a fresh sandbox instead.
+            self.pool.discard(self.slot)
 
     def run(self, probe: str, /, **arguments: Any) -> dict[str, Any]:
         """Run a probe in the child; raise StudentError, StudentTimeout or StudentCrash when it fails."""
@@ -398,7 +423,7 @@ class WorkerSession:
         name = function_name(probe, arguments)
         request = wire.encode({"probe": probe, "arguments": arguments})
         try:
-            self._send(FRAME_HEADER.pack(len(request)) + request)
+            self._send_frame(request)
             header = self._receive(FRAME_HEADER.size)
             (size,) = FRAME_HEADER.unpack(header)
             if size > wire.MAX_MESSAGE_BYTES:
@@ -447,6 +472,9 @@ class WorkerSession:
         except OSError:
             return True
 
+    def _send_frame(self, message: bytes) -> None:
+        self._send(FRAME_HEADER.pack(len(message)) + message)
+
     def _send(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
@@ -476,7 +504,6 @@ class WorkerSession:
         self._end_child()
         self._results.close()
         self._output.join(timeout=5)
-        shutil.rmtree(self.directory, ignore_errors=True)
 
     def __enter__(self) -> WorkerSession:
         return self

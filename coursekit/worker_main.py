@@ -5,12 +5,15 @@ started by coursekit.worker as ``python -P -m coursekit.worker_main CONTROL_FD M
 nothing: it only forks, limits, kills and cleans up.
 
 Control messages are JSON on a SOCK_SEQPACKET socket (one message per packet):
-  trusted -> worker  {"op": "session", "directory": ..., "limits": {...}} with two fds: the results
-                     socket and the write end of the output pipe
+  trusted -> worker  {"op": "session", "limits": {...}} with two fds: the results socket and the
+                     write end of the output pipe
   worker -> trusted  {"op": "started", "pid": child}
   trusted -> worker  {"op": "end"}: kill everything the session started
-  worker -> trusted  {"op": "ended", "status": wait status of the child}
-The child answers length-prefixed probe requests on its results socket (coursekit.probes).
+  worker -> trusted  {"op": "ended", "status": wait status of the child, "clean": whether every
+                     writable place is empty again}
+On its results socket the child first reads one length-prefixed frame {"files": {name: bytes}}, the
+hand-in's modules, and writes them into its empty session folder; then it answers length-prefixed
+probe requests (coursekit.probes).
 """
 
 from __future__ import annotations
@@ -20,18 +23,28 @@ import ctypes
 import json
 import math
 import os
+import re
 import resource
 import shutil
 import signal
 import socket
 import struct
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 FRAME_HEADER = struct.Struct(">Q")
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
+PR_CAPBSET_DROP = 24
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+# The sandbox's folder for the hand-in's files (coursekit.sandbox.SCRATCH_MOUNT, a tmpfs of its own).
+SANDBOX_SCRATCH = "/scratch"
+SANDBOX_WRITABLE = (SANDBOX_SCRATCH, "/tmp", "/dev/shm")
+SANDBOX_UID = 1000
+# A module name a hand-in file may have: what the trusted side sends is checked again here.
+MODULE_FILE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\.py")
 IPC_RMID = 0
 # CPU seconds allowed beyond the wall-clock budget before the kernel stops the child itself.
 CPU_MARGIN_SECONDS = 5
@@ -106,8 +119,32 @@ def _status_kib(field: str) -> int:
     return 0
 
 
+def write_handin_files(results: socket.socket, directory: str) -> None:
+    """Read the {"files": {name: bytes}} frame and write each module into `directory` (empty, ours alone)."""
+    from coursekit import wire
+
+    header = read_exactly(results, FRAME_HEADER.size)
+    if header is None:
+        raise EOFError("no hand-in files")
+    (size,) = FRAME_HEADER.unpack(header)
+    if size > wire.MAX_MESSAGE_BYTES:
+        raise ValueError("hand-in files frame too large")
+    data = read_exactly(results, size)
+    if data is None:
+        raise EOFError("no hand-in files")
+    files = wire.decode(data)["files"]
+    for name, content in files.items():
+        if not isinstance(name, str) or not MODULE_FILE.fullmatch(name) or not isinstance(content, bytes):
+            raise ValueError(f"not a module file: {name!r}")
+        fd = os.open(os.path.join(directory, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "wb") as file:
+            file.write(content)
+
+
 def run_child(*, results_fd: int, output_fd: int, directory: str, limits: dict[str, Any]) -> None:
-    """The forked child: limits, then answer probe requests on `results_fd` until it closes. Never returns."""
+    """The forked child: the hand-in's files, limits, then answer probe requests on `results_fd` until it closes.
+
+    Never returns."""
     code = 70
     try:
         os.setsid()
@@ -125,13 +162,14 @@ def run_child(*, results_fd: int, output_fd: int, directory: str, limits: dict[s
         sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
         sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
         os.chdir(directory)
+        results = socket.socket(fileno=results_fd)
+        write_handin_files(results, directory)
         set_limits(limits)
         import torch
 
         from coursekit import probes
 
         torch.set_num_threads(1)
-        results = socket.socket(fileno=results_fd)
         handin = probes.Handin(Path(directory))
         while True:
             header = read_exactly(results, FRAME_HEADER.size)
@@ -175,39 +213,58 @@ def remove_ipc_objects() -> None:
                     remove(identifier, IPC_RMID, None)
 
 
-def clean_private_folders() -> None:
-    """Empty the sandbox's private /tmp and /dev/shm, so the next session finds nothing of this one."""
-    for folder in (Path("/tmp"), Path("/dev/shm")):
-        with contextlib.suppress(OSError):
-            for entry in folder.iterdir():
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry, ignore_errors=True)
-                else:
+def empty_folder(folder: Path) -> bool:
+    """Remove everything below `folder`; True when it is empty afterwards.
+
+    Folders are made writable first (a session can leave a folder `chmod 500` to keep its files), and links
+    are removed, never followed.
+    """
+    with contextlib.suppress(OSError):
+        for root, dirs, _ in os.walk(folder):
+            for name in dirs:
+                path = os.path.join(root, name)
+                if not os.path.islink(path):
                     with contextlib.suppress(OSError):
-                        entry.unlink()
+                        os.chmod(path, 0o700)
+    with contextlib.suppress(OSError):
+        for entry in folder.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+    try:
+        return not any(folder.iterdir())
+    except OSError:
+        return False
 
 
-def end_session(*, child: int, isolated: bool) -> int:
-    """Kill the child and everything it started; return the child's wait status."""
+def end_session(*, child: int, isolated: bool, directory: str) -> tuple[int, bool]:
+    """Kill the child and everything it started; return the child's wait status and whether all is clean again.
+
+    In the sandbox this worker is pid 1: ``kill(-1)`` reaches every other process of the namespace, whatever
+    session or process group it made for itself, and pid 1 reaps them all.
+    """
     if isolated:
-        # In the sandbox's own PID namespace this kills every process but this one and the namespace's init.
         with contextlib.suppress(ProcessLookupError):
             os.kill(-1, signal.SIGKILL)
     else:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(child, signal.SIGKILL)
     _, status = os.waitpid(child, 0)
-    while True:  # reap anything else that is ours
+    while True:  # reap everything else that is ours
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            pid, _ = os.waitpid(-1, 0 if isolated else os.WNOHANG)
         except ChildProcessError:
             break
         if pid == 0:
             break
-    if isolated:
-        remove_ipc_objects()
-        clean_private_folders()
-    return status
+    if not isolated:
+        shutil.rmtree(directory, ignore_errors=True)
+        return status, not os.path.exists(directory)
+    remove_ipc_objects()
+    clean = all([empty_folder(Path(folder)) for folder in SANDBOX_WRITABLE])
+    return status, clean
 
 
 def send(control: socket.socket, message: dict[str, Any]) -> None:
@@ -227,14 +284,14 @@ def serve(*, control: socket.socket, isolated: bool) -> None:
             send(control, {"op": "error", "message": "expected a session with two file descriptors"})
             continue
         results_fd, output_fd = fds
+        # The sandbox's scratch tmpfs is emptied after every session; without the sandbox, a fresh folder.
+        directory = SANDBOX_SCRATCH if isolated else tempfile.mkdtemp(prefix="session-", dir=os.getcwd())
         sys.stdout.flush()
         sys.stderr.flush()
         child = os.fork()
         if child == 0:
             control.close()
-            run_child(
-                results_fd=results_fd, output_fd=output_fd, directory=message["directory"], limits=message["limits"]
-            )
+            run_child(results_fd=results_fd, output_fd=output_fd, directory=directory, limits=message["limits"])
         os.close(results_fd)
         os.close(output_fd)
         send(control, {"op": "started", "pid": child})
@@ -246,11 +303,35 @@ def serve(*, control: socket.socket, isolated: bool) -> None:
                 return
             if json.loads(data).get("op") == "end":
                 break
-        send(control, {"op": "ended", "status": end_session(child=child, isolated=isolated)})
+        status, clean = end_session(child=child, isolated=isolated, directory=directory)
+        send(control, {"op": "ended", "status": status, "clean": clean})
+
+
+def leave_namespace_root() -> None:
+    """In a sandbox made as root (coursekit.sandbox.UserNamespace), become the student's uid before anything else.
+
+    bubblewrap leaves this process uid 0 of the namespace with CAP_SETUID and CAP_SETPCAP only: empty the
+    bounding set, then switch the uid, which clears every remaining capability.
+    """
+    libc = _libc()
+    last_capability = int(Path("/proc/sys/kernel/cap_last_cap").read_text())
+    for capability in range(last_capability + 1):
+        if libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), f"could not drop capability {capability} from the bounding set")
+    os.setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
+    # The inheritable set survives a uid switch: clear it too (capset with all three sets empty).
+    header = (ctypes.c_uint32 * 2)(LINUX_CAPABILITY_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()
+    if libc.capset(header, data) != 0:
+        raise OSError(ctypes.get_errno(), "could not clear the inheritable capabilities")
+    if os.getuid() != SANDBOX_UID or os.getgid() != SANDBOX_UID or os.getgroups():
+        raise OSError("the sandbox's uid, gid or groups are not the student's")
 
 
 def main(argv: list[str]) -> int:
     control_fd, mode = int(argv[0]), argv[1]
+    if mode == "bwrap" and os.getuid() == 0:
+        leave_namespace_root()
     control = socket.socket(fileno=control_fd)
     warm_up()
     for number in IGNORED_SIGNALS:
