@@ -20,14 +20,18 @@ import functools
 import io
 import json
 import multiprocessing
-import multiprocessing.queues
+import multiprocessing.connection
+import multiprocessing.process
 import os
+import resource
 import shutil
+import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -115,15 +119,52 @@ class GraderSetupError(RuntimeError):
     """The graders themselves could not run (a syntax error in graders/, a bad marker): not the student's fault."""
 
 
+class HandinNotGraded(Exception):
+    """Grading this hand-in could not finish (its grading process ran out of memory or died): no points are given,
+    the hand-in is marked not graded, and a re-run grades it again."""
+
+
+# What a grading process may allocate beyond what it has mapped when it starts (torch maps far more address space
+# than it touches). A correct hand-in needs about 300 MB; an answer is at most the wire's limit, so a grader's work
+# on it stays far below this. Past it the grading process stops, and only the hand-in it was grading is affected.
+GRADING_MEMORY_MB = 4096
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    """A MemoryError, or torch's allocator refusing (it raises RuntimeError)."""
+    return isinstance(error, MemoryError) or (
+        isinstance(error, RuntimeError) and "allocate" in str(error) and "memory" in str(error)
+    )
+
+
+class _MemoryWatch:
+    """Notices a grader test that ran out of the grading process's memory: the hand-in made it, the course did not."""
+
+    def __init__(self) -> None:
+        self.exhausted = False
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if call.excinfo is not None and _out_of_memory(call.excinfo.value):
+            self.exhausted = True
+        return report
+
+
 def run_graders(*, graders_dir: Path, course: Course, student_for_part: Callable[[str], Student]) -> GradingPlugin:
     """Run the hidden graders once for one student; return the plugin holding a verdict per grader test.
 
     pytest is configured only from graders/pytest.ini (`-c`), never from anything inside a hand-in.
     """
     plugin = GradingPlugin(course, student_for_part)
+    memory = _MemoryWatch()
     captured = io.StringIO()
     with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
-        exit_code = pytest.main(grader_arguments(graders_dir), plugins=[plugin])
+        exit_code = pytest.main(grader_arguments(graders_dir), plugins=[plugin, memory])
+    if memory.exhausted:
+        raise HandinNotGraded("grading this hand-in ran out of the grading process's memory")
     if exit_code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         # A broken grader must stop the batch loudly, never grade everyone zero.
         raise GraderSetupError(f"the graders in {graders_dir} did not run ({exit_code!r}):\n{captured.getvalue()}")
@@ -134,25 +175,51 @@ def run_graders(*, graders_dir: Path, course: Course, student_for_part: Callable
 # each grading process takes one slot and is the only one to use it.
 _batch_pool: WorkerPool | None = None
 _batch_course_dir: Path | None = None
-_process_slot = 0
 
 
-def _start_grading_process(free_slots: multiprocessing.queues.Queue[int]) -> None:
-    global _process_slot
-    _process_slot = free_slots.get()
+def _limit_memory(budget_mb: int) -> None:
+    """Cap this process's address space at what it has mapped now plus `budget_mb`."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmSize:"):
+            limit = int(line.split()[1]) * 1024 + budget_mb * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+            return
 
 
-def _grade_in_process(student_id: str, handin_dir: str, problems: tuple[str, ...], late: bool) -> StudentResult:
+def _grading_process(connection: multiprocessing.connection.Connection, slot: int) -> None:
+    """A trusted grading process: grade the hand-ins it is sent, one at a time, through its own slot."""
     assert _batch_pool is not None and _batch_course_dir is not None
-    return grade_handin(
-        student_id=student_id,
-        handin_dir=Path(handin_dir),
-        problems=problems,
-        late=late,
-        course_dir=_batch_course_dir,
-        pool=_batch_pool,
-        slot=_process_slot,
-    )
+    _limit_memory(GRADING_MEMORY_MB)
+    while True:
+        try:
+            task = connection.recv()
+        except EOFError:
+            return
+        if task is None:
+            return
+        student_id, handin_dir, problems, late = task
+        try:
+            reply: tuple[str, Any] = (
+                "result",
+                grade_handin(
+                    student_id=student_id,
+                    handin_dir=Path(handin_dir),
+                    problems=problems,
+                    late=late,
+                    course_dir=_batch_course_dir,
+                    pool=_batch_pool,
+                    slot=slot,
+                ),
+            )
+        except HandinNotGraded as error:
+            reply = ("not graded", str(error))
+        except GraderSetupError as error:
+            reply = ("course error", str(error))
+        except MemoryError:
+            reply = ("not graded", "grading this hand-in ran out of the grading process's memory")
+        except Exception as error:
+            reply = ("course error", f"grading {student_id} failed: {type(error).__name__}: {error}")
+        connection.send(reply)
 
 
 @functools.cache
@@ -205,6 +272,11 @@ def grade_handin(
 def failed_result(*, student_id: str, problems: tuple[str, ...], late: bool) -> StudentResult:
     """Zero in every check, with the reason, for a hand-in that could not be graded at all."""
     return StudentResult(student_id=student_id, verdicts=(), problems=problems, late=late)
+
+
+def not_graded_result(*, student_id: str, problems: tuple[str, ...], late: bool, reason: str) -> StudentResult:
+    """No points and no verdicts, marked not graded: the export leaves it out and a re-run grades it again."""
+    return StudentResult(student_id=student_id, verdicts=(), problems=problems, late=late, not_graded=reason)
 
 
 def read_late_flags(submissions_dir: Path) -> dict[str, bool]:
@@ -265,8 +337,11 @@ def grade_class(
     todo: list[tuple[str, Path]] = []
     for student_id, source in entries:
         existing = out_dir / RESULTS_DIR / f"{student_id}.json"
+        previous = None
         if existing.is_file() and not force:
-            results[student_id] = result_from_results(json.loads(existing.read_text()), student_id=student_id)
+            previous = result_from_results(json.loads(existing.read_text()), student_id=student_id)
+        if previous is not None and previous.not_graded is None:
+            results[student_id] = previous
             resumed.append(student_id)
         else:
             todo.append((student_id, source))
@@ -379,44 +454,98 @@ def _grade_all(
     for slot in range(pool.slots):
         pool.worker(slot)
     _batch_pool, _batch_course_dir = pool, course_dir
-    context = multiprocessing.get_context("fork")
-    pending = list(unpacked)
-    attempts: dict[str, int] = {}
-    while pending:
-        free_slots: multiprocessing.queues.Queue[int] = context.Queue()
-        for slot in range(pool.slots):
-            free_slots.put(slot)
-        with concurrent.futures.ProcessPoolExecutor(
-            max_workers=pool.slots,
-            mp_context=context,
-            initializer=_start_grading_process,
-            initargs=(free_slots,),
-        ) as executor:
-            futures = {
-                executor.submit(_grade_in_process, sid, str(directory), problems, late): (sid, problems, late)
-                for sid, directory, problems, late in pending
-            }
-            pending = []
-            for future in concurrent.futures.as_completed(futures):
-                sid, problems, late = futures[future]
-                try:
-                    yield future.result()
-                except concurrent.futures.process.BrokenProcessPool:
-                    # A grading process died: grade the unfinished hand-ins again in a fresh pool, twice at most.
-                    attempts[sid] = attempts.get(sid, 0) + 1
-                    if attempts[sid] < 2:
-                        pending.append(next(item for item in unpacked if item[0] == sid))
-                    else:
-                        yield failed_result(
-                            student_id=sid,
-                            problems=(*problems, "grading failed twice: the grading process died"),
+    yield from _GradingProcesses(pool=pool, course=course).grade(unpacked)
+
+
+class _GradingProcesses:
+    """One forked grading process per slot, each grading one hand-in at a time.
+
+    A grading process that dies costs the hand-in it was grading, and no other: that hand-in is marked not
+    graded (a re-run grades it), the slot's worker is replaced, a fresh grading process takes the slot, and the
+    rest of the class is graded as if nothing happened. Hand-ins are never retried within a batch: a hand-in
+    that kills its grading process once would do it again.
+    """
+
+    def __init__(self, *, pool: WorkerPool, course: Course) -> None:
+        self.pool = pool
+        self.course = course
+        self.context = multiprocessing.get_context("fork")
+        self.processes: dict[
+            int, tuple[multiprocessing.process.BaseProcess, multiprocessing.connection.Connection]
+        ] = {}
+
+    def _start(self, slot: int) -> None:
+        self.pool.worker(slot)  # warm, and owned by this process, before the grading process forks from it
+        ours, theirs = self.context.Pipe()
+        process = self.context.Process(target=_grading_process, args=(theirs, slot), daemon=True)
+        process.start()
+        theirs.close()
+        self.processes[slot] = (process, ours)
+
+    def _stop(self, slot: int) -> None:
+        process, connection = self.processes.pop(slot)
+        with contextlib.suppress(OSError):
+            connection.send(None)
+        connection.close()
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+    def grade(self, unpacked: list[tuple[str, Path, tuple[str, ...], bool]]) -> Iterator[StudentResult]:
+        waiting = list(reversed(unpacked))
+        busy: dict[int, tuple[str, Path, tuple[str, ...], bool]] = {}
+        try:
+            for slot in range(self.pool.slots):
+                self._start(slot)
+            while waiting or busy:
+                for slot in self.processes:
+                    if slot not in busy and waiting:
+                        busy[slot] = task = waiting.pop()
+                        self.processes[slot][1].send((task[0], str(task[1]), task[2], task[3]))
+                connections = {slot: self.processes[slot][1] for slot in busy}
+                ready = multiprocessing.connection.wait(list(connections.values()))
+                for slot, connection in connections.items():
+                    if connection not in ready:
+                        continue
+                    student_id, _, problems, late = busy.pop(slot)
+                    try:
+                        kind, value = connection.recv()
+                    except (EOFError, OSError):
+                        process = self.processes[slot][0]
+                        process.join(timeout=5)
+                        yield not_graded_result(
+                            student_id=student_id,
+                            problems=problems,
                             late=late,
+                            reason=f"its grading process died ({describe_exit(process.exitcode)})",
                         )
-                except GraderSetupError:
-                    raise  # the graders are broken, not the hand-in: stop rather than grade everyone zero
-                except Exception as error:
-                    yield failed_result(
-                        student_id=sid,
-                        problems=(*problems, f"grading failed: {type(error).__name__}: {error}"),
-                        late=late,
-                    )
+                        self._restart(slot)
+                        continue
+                    if kind == "result":
+                        yield value
+                    elif kind == "not graded":
+                        yield not_graded_result(student_id=student_id, problems=problems, late=late, reason=value)
+                        self._restart(slot)
+                    else:  # the graders are broken, not the hand-in: stop rather than grade anyone wrongly
+                        raise GraderSetupError(value)
+        finally:
+            for slot in list(self.processes):
+                self._stop(slot)
+
+    def _restart(self, slot: int) -> None:
+        """A fresh grading process and a fresh worker for `slot`: the old worker may be stuck mid-session."""
+        self._stop(slot)
+        self.pool.discard(slot)
+        self._start(slot)
+
+
+def describe_exit(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "it stopped answering"
+    if exitcode < 0:
+        try:
+            return f"signal {-exitcode} ({signal.Signals(-exitcode).name})"
+        except ValueError:
+            return f"signal {-exitcode}"
+    return f"exit code {exitcode}"

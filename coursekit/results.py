@@ -22,6 +22,8 @@ from coursekit.plugin import Verdict
 RESULTS_DIR = "results"
 FEEDBACK_DIR = "feedback"
 GRADES_CSV = "grades.csv"
+# grades.csv's total for a hand-in whose grading could not finish.
+NOT_GRADED = "not graded"
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -53,6 +55,8 @@ class StudentResult:
     late: bool = False
     # PNG of the student's fitted curve beside the measurements, when their training part ran.
     fit_png: bytes | None = None
+    # Why grading could not finish (its grading process died): no points, left out of exports, regraded on a re-run.
+    not_graded: str | None = None
 
     def part_scores(self, course: Course) -> dict[str, float]:
         scores = {part.id: 0.0 for part in course.assignment.parts}
@@ -77,6 +81,8 @@ def _rounded(value: float) -> float | int:
 def gradescope_results(result: StudentResult, *, course: Course) -> dict[str, Any]:
     """The student's results in Gradescope's results.json schema (uploadable as is)."""
     lines = [f"{course.assignment.title}: {_rounded(result.score)} / {_rounded(course.assignment.points)} points."]
+    if result.not_graded:
+        lines = [f"{course.assignment.title}: not graded yet ({result.not_graded}); your instructor will regrade it."]
     if result.problems:
         lines.append("Problems with the hand-in:")
         lines.extend(f"- {problem}" for problem in result.problems)
@@ -95,6 +101,7 @@ def gradescope_results(result: StudentResult, *, course: Course) -> dict[str, An
             "problems": list(result.problems),
             "late": result.late,
             "grader_errors": result.grader_errors,
+            "not_graded": result.not_graded,
         },
         "tests": [
             {
@@ -136,6 +143,7 @@ def result_from_results(data: dict[str, Any], *, student_id: str) -> StudentResu
         problems=tuple(extra.get("problems", ())),
         execution_time=float(data.get("execution_time", 0.0)),
         late=bool(extra.get("late", False)),
+        not_graded=str(extra["not_graded"]) if extra.get("not_graded") else None,
     )
 
 
@@ -144,6 +152,10 @@ def feedback_markdown(result: StudentResult, *, course: Course) -> str:
     scores = result.part_scores(course)
     out = io.StringIO()
     out.write(f"# {course.assignment.title}\n\n")
+    if result.not_graded:
+        out.write(f"**{result.student_id}: not graded yet.** Grading could not finish ({result.not_graded}); ")
+        out.write("your instructor has been told and will regrade your hand-in.\n")
+        return out.getvalue()
     out.write(f"**{result.student_id}: {_rounded(result.score)} / {_rounded(course.assignment.points)} points**\n\n")
     if result.problems:
         out.write("## Problems with your hand-in\n\n")
@@ -190,7 +202,10 @@ def write_student_result(result: StudentResult, *, course: Course, out_dir: Path
 
 
 def grades_csv(rows: Sequence[StudentResult], *, course: Course) -> str:
-    """grades.csv: student, one column per part, total, max_total, late, errors."""
+    """grades.csv: student, one column per part, total, max_total, late, errors.
+
+    A hand-in that is not graded has empty part cells and ``not graded`` as its total, never a number.
+    """
     parts = [part.id for part in course.assignment.parts]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -198,6 +213,13 @@ def grades_csv(rows: Sequence[StudentResult], *, course: Course) -> str:
     for row in sorted(rows, key=lambda r: r.student_id):
         scores = row.part_scores(course)
         errors = "; ".join(row.problems)
+        if row.not_graded:
+            reason = f"not graded: {row.not_graded}" + (f"; {errors}" if errors else "")
+            empty = ["" for _ in parts]
+            writer.writerow(
+                [row.student_id, *empty, NOT_GRADED, _rounded(course.assignment.points), int(row.late), reason]
+            )
+            continue
         writer.writerow(
             [
                 row.student_id,

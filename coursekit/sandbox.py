@@ -181,9 +181,7 @@ class UserNamespace:
             os.close(self.fd)
 
 
-def bwrap_command(
-    *, writable_size_mb: int, info_fd: int, command: list[str], userns_fd: int | None
-) -> list[str]:
+def bwrap_command(*, writable_size_mb: int, info_fd: int, command: list[str], userns_fd: int | None) -> list[str]:
     """The bwrap command line that runs `command` (a sandbox path), its only writable space three small tmpfs mounts.
 
     `userns_fd`: a `UserNamespace` to join (grading as root); None lets bubblewrap make one.

@@ -7,6 +7,7 @@ happened: no file written, no process left, no secret returned, other slots unha
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import socket
 import threading
@@ -231,3 +232,67 @@ def test_a_faked_result_never_runs_on_the_trusted_side(pool: WorkerPool, tmp_pat
     assert isinstance(result, StudentError)
     assert "not plain data" in result.message
     assert not marker.exists()
+
+
+def test_no_process_can_be_ptraced(pool: WorkerPool) -> None:
+    outcomes = attack(pool, "ptrace_init", 0)
+    assert isinstance(outcomes, dict) and "1" in outcomes, outcomes
+    assert "attached" not in outcomes.values(), outcomes
+    assert outcomes["mem"] != "read"
+    assert_slot_works(pool)
+
+
+def test_nothing_of_a_session_reaches_the_next_student_on_its_slot(pool: WorkerPool, tmp_path: Path) -> None:
+    marker = f"coursekit-attack-{secrets.token_hex(8)}"
+    host_file = tmp_path / "host-file"
+    host_file.write_text("untouched")
+    planted = attack(pool, "plant_files", marker, str(host_file))
+    assert isinstance(planted, list) and "/scratch" in planted and "/tmp" in planted, planted
+    # The watcher it left would turn the next hand-in's files into links to `host_file`: it is gone, and the
+    # next session finds an empty scratch, /tmp and /dev/shm.
+    assert processes_with(marker) == []
+    with pool.session(slot=0, handin_dir=ATTACKS / "plant_files", part="activations") as student:
+        assert student.run("call", function="activations.sigmoid", args=[marker], kwargs={})["result"] == []
+    assert_slot_works(pool)
+    assert host_file.read_text() == "untouched"
+
+
+def test_the_students_uid_is_an_unprivileged_host_uid(pool: WorkerPool) -> None:
+    marker = f"coursekit-attack-{secrets.token_hex(8)}"
+    with pool.session(slot=1, handin_dir=ATTACKS / "background_process", part="activations") as student:
+        assert student.run("call", function="activations.tanh", args=[marker], kwargs={})["result"] == "started"
+        deadline = time.monotonic() + 5
+        while not processes_with(marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        owners = set()
+        for pid in processes_with(marker):
+            status = Path(f"/proc/{pid}/status").read_text()
+            owners |= {int(line.split()[1]) for line in status.splitlines() if line.startswith(("Uid:", "Gid:"))}
+    assert owners, "the student's process was not found"
+    expected = sandbox.host_uid(1) if os.geteuid() == 0 else os.geteuid()
+    assert owners == {expected}
+
+
+def test_the_hosts_environment_stays_outside(tmp_path: Path) -> None:
+    canary = f"coursekit-canary-{secrets.token_hex(8)}"
+    os.environ["COURSEKIT_TEST_LMS_TOKEN"] = canary
+    try:
+        with WorkerPool(limits=LIMITS, scratch_dir=tmp_path, slots=1, isolation="bwrap") as fresh:
+            seen = attack(fresh, "read_environment", 0)
+    finally:
+        del os.environ["COURSEKIT_TEST_LMS_TOKEN"]
+    assert isinstance(seen, list) and seen, seen
+    assert not [entry for entry in seen if canary in entry or "COURSEKIT_TEST" in entry]
+    # bubblewrap sets PWD and torch sets its compiler cache folder inside; everything else is the kit's.
+    set_inside = {"PWD", "TORCHINDUCTOR_CACHE_DIR"}
+    assert {entry.split("=")[0] for entry in seen if "=" in entry} <= set(sandbox.sandbox_environment()) | set_inside
+
+
+def test_dev_is_read_only_and_the_writable_space_is_bounded_in_total(pool: WorkerPool) -> None:
+    assert attack(pool, "fill_disk", ["/dev/big.bin"]) == [0]
+    per_mount = max(64, 2 * LIMITS.file_size_mb) * 2**20
+    for folder in sandbox.WRITABLE_MOUNTS:
+        written = attack(pool, "fill_many_files", folder, LIMITS.file_size_mb)
+        assert isinstance(written, int)
+        assert per_mount - 2 * LIMITS.file_size_mb * 2**20 <= written <= per_mount, (folder, written)
+    assert_slot_works(pool)

