@@ -4,6 +4,7 @@ The watcher rewrites every hand-in file it sees into a failing one and replaces 
 paths, hoping the trusted side follows them when it fills the next session.
 """
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -49,8 +50,6 @@ def sigmoid(marker):
     """What the next session finds of the last one."""
     found = []
     for folder in ("/tmp", "/dev/shm", "/scratch", os.getcwd()):
-        try:
+        with contextlib.suppress(OSError):
             found += [f"{folder}/{name}" for name in os.listdir(folder) if marker in name]
-        except OSError:
-            pass
     return found
