@@ -39,14 +39,14 @@ PREFIX = struct.Struct("<3sBI")
 MAGIC = b"CKW"
 
 # The largest legitimate messages today are plot_fit's answer with its PNG and training_loop's answer, about
-# 15 KB each (23 KB as torch.save records). 16 MiB leaves a thousandfold margin for bigger inputs a grader may
-# send, while a decoded value costs at most about as much memory again as its message.
+# 15 KB each (plot_fit's was 23 KB as a torch.save record). 16 MiB leaves a thousandfold margin for bigger
+# inputs a grader may send, while a decoded value costs at most about as much memory again as its message.
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 # The largest legitimate header today is training_loop's answer, 14 KB for 400 forward calls; a loop that runs
-# the model once per sample makes 8,000 (about 250 KB). Parsing JSON costs up to 30 bytes of memory per byte.
+# the model once per sample makes 8,000 (128 KB). Parsing JSON costs up to 30 bytes of memory per header byte.
 MAX_HEADER_BYTES = 512 * 1024
 # Values in one message: today's largest (training_loop: 200 epochs of history and forward calls) holds 1,600;
-# the per-sample loop above about 25,000.
+# the per-sample loop above 24,400.
 MAX_NODES = 100_000
 # Containers inside containers: the deepest legitimate answer (plot_fit's axes, lines, series) nests 6 deep.
 MAX_DEPTH = 32
