@@ -1,7 +1,7 @@
 """The worker side of the trust boundary: run the student's code on inputs the grader chose.
 
 Everything here runs in the process that imports the student's modules, so nothing here decides a
-score. A probe takes plain data (decoded with `weights_only=True`), calls the student's code, and
+score. A probe takes plain data (decoded by coursekit.wire), calls the student's code, and
 returns plain data; the grader in the trusted process judges it. A probe never holds a reference
 solution: the models it builds are generic `nn.Sequential` stacks, so a hand-in cannot borrow them.
 
@@ -112,6 +112,8 @@ def _call(handin: Handin, function: Callable[..., Any], *args: Any, **kwargs: An
 def _plain_tensor(value: Any, what: str) -> Tensor:
     if not isinstance(value, Tensor):
         raise StudentFailure(f"{what} returned {type(value).__name__}, expected a torch.Tensor")
+    if value.layout is not torch.strided:
+        raise StudentFailure(f"{what} returned a {value.layout} tensor, expected a dense one")
     # Strip any subclass: only the numbers cross the boundary.
     return value.detach().as_subclass(Tensor).clone()
 
@@ -390,8 +392,7 @@ def probe_plot_fit(
         with contextlib.suppress(Exception):
             fig.savefig(image, format="png", dpi=72)
     data = _artist_data(fig)
-    # None, not b"", when not rendered (or savefig failed): torch.save pickles empty bytes as a call
-    # that weights_only refuses.
+    # None, not b"", when not rendered (or savefig failed).
     data["png"] = image.getvalue() or None
     if "matplotlib.pyplot" in sys.modules:  # pyplot keeps every figure it made alive until closed
         with contextlib.suppress(Exception):
@@ -427,14 +428,16 @@ def _reset_random_state() -> None:
 def handle_request(handin: Handin, request: bytes) -> bytes:
     """Answer one encoded {"probe": name, "arguments": {...}} with an encoded result.
 
-    The answer is {"ok": data} or {"failure": message}; the trusted side decodes it with weights_only.
+    The answer is {"ok": data} or {"failure": message}; data the wire cannot carry (a sparse tensor, a string of
+    megabytes) becomes the student's failure here, with the wire's reason.
     """
     try:
         message = wire.decode(request)
         probe = PROBES[message["probe"]]
         _reset_random_state()
-        return wire.encode({"ok": probe(handin, **message["arguments"])})
+        answer = {"ok": probe(handin, **message["arguments"])}
+        return wire.encode(answer)  # looked up after the student's code ran, which may have replaced it
     except StudentFailure as failure:
-        return wire.encode({"failure": failure.message})
+        return wire.encode({"failure": wire.fit_text(failure.message)})
     except BaseException as error:  # a probe must answer, whatever the student's code did
-        return wire.encode({"failure": describe_exception(error, handin.directory)})
+        return wire.encode({"failure": wire.fit_text(describe_exception(error, handin.directory))})

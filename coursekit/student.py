@@ -1,6 +1,6 @@
 """The trusted side's handle on a student's code: `student.run(probe, **arguments)` returns plain data.
 
-Graders only ever see what a probe (coursekit.probes) sent back, decoded with `weights_only=True`.
+Graders only ever see what a probe (coursekit.probes) sent back, decoded by coursekit.wire within its limits.
 `InProcessStudent` runs the probes in this process, for instructors debugging a grader; class
 grading uses `coursekit.worker`'s sandboxed students, which have the same interface.
 """
@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from coursekit import wire
+
+# A failure message reaches the results, the feedback and the instructor's summary: a few lines, never pages.
+MAX_FAILURE_CHARS = 2000
 
 
 class StudentError(Exception):
@@ -44,7 +47,10 @@ def answer_of(response: bytes) -> dict[str, Any]:
     if not isinstance(answer, dict) or not ({"ok"} == answer.keys() or {"failure"} == answer.keys()):
         raise StudentError("the hand-in's code sent back a malformed answer")
     if "failure" in answer:
-        raise StudentError(str(answer["failure"]))
+        failure = answer["failure"]
+        if type(failure) is not str:
+            raise StudentError("the hand-in's code sent back a malformed answer")
+        raise StudentError(wire.fit_text(failure, MAX_FAILURE_CHARS))
     result = answer["ok"]
     if not isinstance(result, dict):
         raise StudentError("the hand-in's code sent back a malformed answer")
