@@ -7,7 +7,8 @@ hand-in contains is executed: sources are checked with `ast.parse` only.
 
 The hand-in is never trusted: zip entry names are never used as paths (a module is written under its contract
 name only), symbolic links are never followed, sizes are measured while reading in chunks (never taken from a
-zip header), and the number of entries looked at is bounded.
+zip header), and the number of entries looked at is bounded. So is the work a hand-in can cause beyond its
+size: a notebook's cells, outputs and code, a module's source, and the problems named per notebook.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import ast
 import functools
 import io
+import json
 import math
 import os
 import re
@@ -47,10 +49,26 @@ ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".tar.gz", ".gz", ".bz2", ".xz", ".7
 # Cell magics whose body is Python: keep the body, comment out the magic line.
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})
 
+# Bounds on the work one notebook can make intake do, whatever course.yml's size limit allows. The release
+# notebook has 39 cells (24 of them code) and, filled in, 17 KB of code. 2,000 cells is 50 times that, room for
+# every scratch cell a student adds; intake reads 2,000 five-line cells with an output each in about 0.3 s,
+# where 100,000 tiny cells took 9.6 s before this bound. A code cell has a handful of outputs at most (Jupyter
+# merges a cell's printed lines into one output).
+MAX_NOTEBOOK_CELLS = 2_000
+MAX_NOTEBOOK_OUTPUTS = 10_000
+# The Python source of one module, or of all a notebook's code cells together: 160 times the largest reference
+# module (3.2 KB), 30 times the filled-in release notebook's code. Intake parses every source to report syntax
+# errors early, at up to 1.2 s per MB (measured on one-statement lines; 0.3 s per MB for the solutions' code).
+MAX_SOURCE_BYTES = 512 * 1024
+# Notebook cells that do not parse are each named up to this many; the rest are counted in one line.
+MAX_CELL_PROBLEMS_NAMED = 10
+
 _CHUNK_BYTES = 64 * 1024
 _MAX_FOLDER_DEPTH = 32
 _DRIVE_LETTER = re.compile(r"^[A-Za-z]:")
-_DEFINITION = re.compile(r"^\s*(?:async\s+def|def|class)\s+([A-Za-z_]\w*)", re.MULTILINE)
+# Within one line only ([ \t\f], not \s): a pattern whose indentation could span lines takes time quadratic
+# in the number of blank lines of a cell.
+_DEFINITION = re.compile(r"^[ \t\f]*(?:async[ \t\f]+def|def|class)[ \t\f]+([A-Za-z_]\w*)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -272,7 +290,13 @@ class _Intake:
                 continue
             chosen_dirs.add(chosen.parts[:-1])
             data = self._read_member(module, chosen, where=where)
-            if data is not None:
+            if data is not None and len(data) > MAX_SOURCE_BYTES:
+                self.report(
+                    module,
+                    f"{chosen.path} in {where} is {_megabytes(len(data))}, more than the {_kilobytes(MAX_SOURCE_BYTES)} "
+                    f"a Python module may be; it was not graded: keep data and generated code out of {module}",
+                )
+            elif data is not None:
                 self.write_module(module, data, origin=chosen.path)
         self._report_helper_modules(others, chosen_dirs, where=where)
         missing = [module for module in MODULE_FILES if not candidates[module]]
@@ -544,13 +568,22 @@ def _source_problems(module: str, data: bytes, *, origin: str) -> list[str]:
         return [f"{shown} is not UTF-8 text (saved as Latin-1?): save it as UTF-8 in your editor and hand it in again"]
     if text.startswith("\ufeff"):
         text = text[1:]
-    try:
-        ast.parse(text, filename=module)
-    except SyntaxError as error:
+    error = _parse_error(text)
+    if isinstance(error, SyntaxError):
         return [f"{shown}: SyntaxError at line {error.lineno}: {error.msg}"]
-    except (ValueError, RecursionError, MemoryError) as error:
+    if error is not None:
         return [f"{shown} cannot be parsed as Python: {_reason(error)}"]
     return []
+
+
+@functools.lru_cache(maxsize=1)
+def _parse_error(text: str) -> Exception | None:
+    """Why a source does not parse, or None; cached, as one notebook's source is checked for each module it defines."""
+    try:
+        ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
+        return error
+    return None
 
 
 # -- notebooks -----------------------------------------------------------------------------------------------------
@@ -574,29 +607,36 @@ def notebook_code(data: bytes, *, label: str) -> tuple[NotebookCode | None, list
     is missing). Returns None, with the problem, when the data is not a readable notebook. `label` names the
     notebook in messages.
     """
-    # Imported here: nbformat's JSON-schema stack costs about 1 s, paid only by a class with notebooks.
-    import nbformat
-
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return None, [Problem(None, f"{label} is not UTF-8 text, so it is not a notebook: save it from Jupyter again")]
     try:
-        notebook = nbformat.reads(text, as_version=4)
-    except nbformat.reader.NotJSONError:
+        document = json.loads(text)
+    except ValueError:
         return None, [
             Problem(None, f"{label} is not valid JSON (is it truncated?): save the notebook from Jupyter again")
         ]
+    except RecursionError:
+        return None, [Problem(None, f"{label} is not a Jupyter notebook (nested too deeply): hand in your .ipynb file")]
+    oversized = _oversized_notebook(document, label=label)
+    if oversized is not None:
+        return None, [oversized]
+    # Imported here: nbformat's JSON-schema stack costs about 1 s, paid only by a class with notebooks.
+    import nbformat
+
+    validation: dict[str, Exception] = {}
+    try:
+        # Validates too; capturing the error spares a second validation of every cell.
+        notebook = nbformat.reads(text, as_version=4, capture_validation_error=validation)
     except Exception as error:  # nbformat raises whatever its converters hit on JSON that is not a notebook
         return None, [Problem(None, f"{label} is not a Jupyter notebook ({_reason(error)}): hand in your .ipynb file")]
     problems: list[Problem] = []
-    try:
-        nbformat.validate(notebook)
-    except nbformat.ValidationError as error:
+    if "ValidationError" in validation:
         problems.append(
             Problem(
                 None,
-                f"{label} is not a valid Jupyter notebook ({_reason(error)}): "
+                f"{label} is not a valid Jupyter notebook ({_reason(validation['ValidationError'])}): "
                 "open it in Jupyter, save it and hand it in again",
             )
         )
@@ -605,6 +645,7 @@ def notebook_code(data: bytes, *, label: str) -> tuple[NotebookCode | None, list
         return None, problems
     pieces = []
     defined: set[str] = set()
+    cells_left_out = 0
     for number, cell in enumerate(cells, start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
@@ -619,9 +660,65 @@ def notebook_code(data: bytes, *, label: str) -> tuple[NotebookCode | None, list
         code, names, problem = _cell_code(cell_source, label=label, number=number)
         defined |= names
         if problem is not None:
-            problems.append(problem)
+            cells_left_out += 1
+            if cells_left_out <= MAX_CELL_PROBLEMS_NAMED:
+                problems.append(problem)
         pieces.append(f"# %% code cell {number}\n{code.rstrip()}\n")
+    if cells_left_out > MAX_CELL_PROBLEMS_NAMED:
+        problems.append(
+            Problem(
+                None,
+                f"{label}: {cells_left_out - MAX_CELL_PROBLEMS_NAMED} more code cells do not parse and were left out: "
+                "fix them, run the notebook from the top and hand it in again",
+            )
+        )
     return NotebookCode(source="\n".join(pieces), defined_names=frozenset(defined)), problems
+
+
+def _oversized_notebook(document: object, *, label: str) -> Problem | None:
+    """A problem when a notebook has more cells, outputs or code than intake reads; counted before nbformat runs."""
+    if not isinstance(document, dict):
+        return None  # nbformat says what it is
+    cells: list[object] = []
+    if isinstance(document.get("cells"), list):
+        cells = document["cells"]
+    elif isinstance(document.get("worksheets"), list):  # nbformat 3
+        for worksheet in document["worksheets"]:
+            if isinstance(worksheet, dict) and isinstance(worksheet.get("cells"), list):
+                cells += worksheet["cells"]
+                if len(cells) > MAX_NOTEBOOK_CELLS:
+                    break
+    advice = "save it and hand it in again"
+    if len(cells) > MAX_NOTEBOOK_CELLS:
+        return Problem(
+            None,
+            f"{label} has {len(cells):,} cells, more than the {MAX_NOTEBOOK_CELLS:,} a notebook may have; it was not "
+            f"read: delete the cells you do not need (or copy your code into a fresh notebook), {advice}",
+        )
+    outputs = 0
+    code_bytes = 0
+    for cell in cells:
+        if not isinstance(cell, dict):
+            continue
+        if isinstance(cell.get("outputs"), list):
+            outputs += len(cell["outputs"])
+        if cell.get("cell_type") == "code":
+            source = cell.get("source", cell.get("input", ""))
+            lines = source if isinstance(source, list) else [source]
+            code_bytes += sum(len(line.encode("utf-8", "surrogatepass")) for line in lines if isinstance(line, str))
+    if outputs > MAX_NOTEBOOK_OUTPUTS:
+        return Problem(
+            None,
+            f"{label} has {outputs:,} cell outputs, more than the {MAX_NOTEBOOK_OUTPUTS:,} a notebook may have; it was "
+            f"not read: clear the notebook's outputs (Edit > Clear All Outputs), {advice}",
+        )
+    if code_bytes > MAX_SOURCE_BYTES:
+        return Problem(
+            None,
+            f"{label} holds {_megabytes(code_bytes)} of code, more than the {_kilobytes(MAX_SOURCE_BYTES)} a hand-in's "
+            f"code may be; it was not read: keep data and generated code out of the notebook's cells, {advice}",
+        )
+    return None
 
 
 def _is_nbgrader_test_cell(cell: dict[str, object]) -> bool:
@@ -633,20 +730,19 @@ def _is_nbgrader_test_cell(cell: dict[str, object]) -> bool:
 
 def _cell_code(source: str, *, label: str, number: int) -> tuple[str, set[str], Problem | None]:
     """A cell as plain Python and the names it defines; magics commented out, or all of it when it does not parse."""
+    detail = "it cannot be parsed"
     for code in (source, _comment_out_magics(source)):
-        tree = _parse(code)
-        if tree is not None:
-            collector = _ModuleLevelNames()
-            collector.visit(tree)
-            return code, collector.names, None
-    converted = _comment_out_magics(source)
-    try:
-        ast.parse(converted)
-        detail = "it cannot be parsed"
-    except SyntaxError as error:
-        detail = f"SyntaxError at line {error.lineno}: {error.msg}"
-    except (ValueError, RecursionError, MemoryError) as error:
-        detail = _reason(error)
+        try:
+            tree = ast.parse(code)
+        except SyntaxError as error:
+            detail = f"SyntaxError at line {error.lineno}: {error.msg}"
+            continue
+        except (ValueError, RecursionError, MemoryError) as error:
+            detail = _reason(error)
+            continue
+        collector = _ModuleLevelNames()
+        collector.visit(tree)
+        return code, collector.names, None
     first_line = next((line.strip() for line in source.splitlines() if line.strip()), "")
     defined = set(_DEFINITION.findall(source))
     modules = [module for module in MODULE_FILES if defined & set(CONTRACT_NAMES[module])]
@@ -678,13 +774,6 @@ def _comment_out_magics(source: str) -> str:
         else:
             converted.append(line)
     return "\n".join(converted)
-
-
-def _parse(source: str) -> ast.Module | None:
-    try:
-        return ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
 
 
 class _ModuleLevelNames(ast.NodeVisitor):
@@ -720,6 +809,10 @@ class _ModuleLevelNames(ast.NodeVisitor):
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Store):
             self.names.add(node.id)
+
+
+def _kilobytes(size: int) -> str:
+    return f"{size // 1024:,} KB"
 
 
 def _megabytes(size: int) -> str:

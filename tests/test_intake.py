@@ -10,6 +10,7 @@ import json
 import os
 import stat
 import struct
+import time
 import zipfile
 from pathlib import Path
 
@@ -19,6 +20,10 @@ import pytest
 from coursekit.config import IntakeLimits, load_course
 from coursekit.intake import (
     CONTRACT_NAMES,
+    MAX_CELL_PROBLEMS_NAMED,
+    MAX_NOTEBOOK_CELLS,
+    MAX_NOTEBOOK_OUTPUTS,
+    MAX_SOURCE_BYTES,
     MODULE_FILES,
     Handin,
     HandinConflictError,
@@ -802,6 +807,178 @@ def test_a_notebook_larger_than_the_limit_is_not_read(tmp_path: Path) -> None:
             "(Edit > Clear All Outputs), save it and hand it in again",
         ),
     )
+
+
+# -- bounds on the work of one hand-in ------------------------------------------------------------------------
+
+# course.yml's limits: the size limit alone lets a notebook hold 100,000 cells.
+COURSE_LIMITS = load_course(ROOT / "course.yml").intake
+
+
+def many_cells_notebook(count: int) -> bytes:
+    """A valid notebook of nbformat's own cells: `count` one-line code cells, then one that defines relu."""
+    cell = nbformat.v4.new_code_cell()  # copied, not made anew: nbformat validates every cell it makes
+    cells = [{**cell, "id": f"cell-{number}", "source": f"x{number} = {number}"} for number in range(count)]
+    notebook = nbformat.v4.new_notebook(cells=[*cells, nbformat.v4.new_code_cell("def relu(x):\n    return x")])
+    return json.dumps(notebook).encode()  # what nbformat.writes writes, without validating 100,000 cells
+
+
+def test_the_many_cells_notebook_is_a_valid_notebook() -> None:
+    nbformat.validate(nbformat.reads(many_cells_notebook(1_000).decode(), as_version=4))
+
+
+def test_a_notebook_of_100000_cells_is_refused_quickly(tmp_path: Path) -> None:
+    source = tmp_path / "alice.ipynb"
+    source.write_bytes(many_cells_notebook(100_000))
+    assert source.stat().st_size < COURSE_LIMITS.max_total_mb * 1024 * 1024
+
+    # CPU time, not wall time: what intake spends, whatever else the machine runs meanwhile.
+    start = time.process_time()
+    handin = unpack(tmp_path, source, limits=COURSE_LIMITS)
+    elapsed = time.process_time() - start
+
+    assert handin.files == ()
+    assert handin.problems == (
+        Problem(
+            None,
+            f"alice.ipynb has 100,001 cells, more than the {MAX_NOTEBOOK_CELLS:,} a notebook may have; it was not "
+            "read: delete the cells you do not need (or copy your code into a fresh notebook), save it and hand it "
+            "in again",
+        ),
+    )
+    assert elapsed < 1, f"refusing a 100,000-cell notebook took {elapsed:.2f} s"
+
+
+def test_a_refused_notebook_in_a_zip_leaves_the_rest_graded(tmp_path: Path) -> None:
+    source = make_zip(
+        tmp_path / "alice.zip",
+        {"hw6/model.py": SOLUTIONS["model.py"], "hw6/ch6.ipynb": many_cells_notebook(MAX_NOTEBOOK_CELLS)},
+    )
+
+    handin = unpack(tmp_path, source, limits=COURSE_LIMITS)
+
+    assert handin.files == ("model.py",)
+    assert handin.problems == (
+        Problem(
+            None,
+            f"hw6/ch6.ipynb in alice.zip has 2,001 cells, more than the {MAX_NOTEBOOK_CELLS:,} a notebook may have; "
+            "it was not read: delete the cells you do not need (or copy your code into a fresh notebook), save it "
+            "and hand it in again",
+        ),
+        Problem(
+            "activations.py",
+            "activations.py was not handed in: add activations.py to your hand-in, next to your other modules",
+        ),
+        Problem(
+            "training.py", "training.py was not handed in: add training.py to your hand-in, next to your other modules"
+        ),
+    )
+
+
+def test_a_notebook_at_the_cell_limit_is_read(tmp_path: Path) -> None:
+    source = tmp_path / "alice.ipynb"
+    source.write_bytes(many_cells_notebook(MAX_NOTEBOOK_CELLS - 1))
+
+    start = time.process_time()
+    handin = unpack(tmp_path, source, limits=COURSE_LIMITS)
+
+    assert time.process_time() - start < 2
+    assert handin.files == ("activations.py",)
+
+
+def test_a_notebook_with_too_many_outputs_is_refused(tmp_path: Path) -> None:
+    cell = nbformat.v4.new_code_cell("def relu(x):\n    return x")
+    cell.outputs = [nbformat.v4.new_output("stream", text="")] * (MAX_NOTEBOOK_OUTPUTS + 1)
+    source = tmp_path / "alice.ipynb"
+    source.write_text(json.dumps(nbformat.v4.new_notebook(cells=[cell])))
+
+    handin = unpack(tmp_path, source, limits=COURSE_LIMITS)
+
+    assert handin.files == ()
+    assert handin.problems == (
+        Problem(
+            None,
+            f"alice.ipynb has 10,001 cell outputs, more than the {MAX_NOTEBOOK_OUTPUTS:,} a notebook may have; it was "
+            "not read: clear the notebook's outputs (Edit > Clear All Outputs), save it and hand it in again",
+        ),
+    )
+
+
+def test_a_notebook_with_too_much_code_is_refused(tmp_path: Path) -> None:
+    pasted = "data = [" + ", ".join(["0.5"] * (MAX_SOURCE_BYTES // 5)) + "]"
+    source = tmp_path / "alice.ipynb"
+    source.write_bytes(notebook_bytes("def relu(x):\n    return x", pasted))
+
+    handin = unpack(tmp_path, source, limits=COURSE_LIMITS)
+
+    assert handin.files == ()
+    assert handin.problems == (
+        Problem(
+            None,
+            "alice.ipynb holds 0.6 MB of code, more than the 512 KB a hand-in's code may be; it was not read: keep "
+            "data and generated code out of the notebook's cells, save it and hand it in again",
+        ),
+    )
+
+
+def test_a_module_over_the_source_limit_is_not_graded_and_the_others_are(tmp_path: Path) -> None:
+    huge = SOLUTIONS["activations.py"] + b"\nTABLE = [" + b"0.5, " * (MAX_SOURCE_BYTES // 5) + b"]\n"
+    source = make_zip(tmp_path / "alice.zip", {**SOLUTIONS, "activations.py": huge})
+
+    handin = unpack(tmp_path, source, limits=COURSE_LIMITS)
+
+    assert handin.files == ("model.py", "training.py")
+    assert handin.problems == (
+        Problem(
+            "activations.py",
+            "activations.py in alice.zip is 0.6 MB, more than the 512 KB a Python module may be; it was not graded: "
+            "keep data and generated code out of activations.py",
+        ),
+    )
+
+
+def test_many_broken_cells_are_named_up_to_a_limit_then_counted(tmp_path: Path) -> None:
+    source = tmp_path / "alice.ipynb"
+    source.write_bytes(notebook_bytes("def relu(x):\n    return x", *(f"y{number} = (" for number in range(30))))
+
+    handin = unpack(tmp_path, source)
+
+    named = [problem for problem in handin.problems if "SyntaxError" in problem.message]
+    assert len(named) == MAX_CELL_PROBLEMS_NAMED
+    assert (
+        Problem(
+            None,
+            f"alice.ipynb: {30 - MAX_CELL_PROBLEMS_NAMED} more code cells do not parse and were left out: fix them, run "
+            "the notebook from the top and hand it in again",
+        )
+        in handin.problems
+    )
+    assert handin.files == ("activations.py",)
+
+
+def test_a_broken_cell_of_blank_lines_is_read_in_linear_time(tmp_path: Path) -> None:
+    # An unclosed bracket then 200,000 blank lines: a pattern that let indentation span lines took minutes.
+    source = tmp_path / "alice.ipynb"
+    source.write_bytes(notebook_bytes("def relu(x):\n    return x", "values = (" + "\n" * 200_000))
+
+    start = time.process_time()
+    handin = unpack(tmp_path, source, limits=COURSE_LIMITS)
+
+    assert time.process_time() - start < 1
+    assert handin.files == ("activations.py",)
+    assert any(
+        "code cell 3" in problem.message and "was never closed" in problem.message for problem in handin.problems
+    )
+
+
+def test_the_release_notebook_is_well_inside_the_bounds() -> None:
+    from coursekit.notebooks import build_notebook, filled_notebook
+
+    filled = filled_notebook(build_notebook(course_dir=ROOT, with_solutions=False), course_dir=ROOT)
+    code = sum(len(cell.source.encode()) for cell in filled.cells if cell.cell_type == "code")
+    assert len(filled.cells) * 50 <= MAX_NOTEBOOK_CELLS
+    assert code * 25 <= MAX_SOURCE_BYTES
+    assert max(len(source) for source in SOLUTIONS.values()) * 150 <= MAX_SOURCE_BYTES
 
 
 def test_a_file_that_is_no_hand_in(tmp_path: Path) -> None:
