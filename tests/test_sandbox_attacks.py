@@ -296,3 +296,14 @@ def test_dev_is_read_only_and_the_writable_space_is_bounded_in_total(pool: Worke
         assert isinstance(written, int)
         assert per_mount - 2 * LIMITS.file_size_mb * 2**20 <= written <= per_mount, (folder, written)
     assert_slot_works(pool)
+
+
+def test_the_kernels_riskier_interfaces_are_refused(pool: WorkerPool) -> None:
+    outcomes = attack(pool, "kernel_surface", 0)
+    assert isinstance(outcomes, dict), outcomes
+    assert (
+        outcomes.pop("clone3") == "Function not implemented"
+    )  # so that libc falls back to clone, whose flags are checked
+    assert outcomes == dict.fromkeys(outcomes, "Operation not permitted"), outcomes
+    assert {"io_uring_setup", "keyctl", "bpf", "unshare", "mount", "ptrace", "AF_INET", "AF_NETLINK"} <= outcomes.keys()
+    assert_slot_works(pool)
