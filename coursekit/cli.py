@@ -1,4 +1,9 @@
-"""The `coursekit` command line: parses arguments, calls the library, renders the outcome."""
+"""The `coursekit` command line: parses arguments, calls the library, renders the outcome.
+
+Every value shown inside rich markup goes through `terminal_text` (coursekit.escaping): student ids, file and
+zip member names and problems are the students' text, and no escape sequence or markup of theirs reaches the
+instructor's terminal.
+"""
 
 from __future__ import annotations
 
@@ -15,16 +20,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from coursekit.config import CourseConfigError, load_course
+from coursekit.escaping import terminal_text
 
 app = typer.Typer(help="An autograded course kit for Chapter 6 of Deep Learning with PyTorch.", no_args_is_help=True)
-console = Console()
-errors = Console(stderr=True)
+# No :emoji: codes either: rich would replace them in students' text, and the kit's own text has none.
+console = Console(emoji=False)
+errors = Console(stderr=True, emoji=False)
 
 CourseDir = Annotated[Path, typer.Option("--course-dir", help="the course repository (holding course.yml)")]
 
 
 def _fail(message: str) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    errors.print(f"[bold red]error:[/] {terminal_text(message, lines=True)}", highlight=False)
     return typer.Exit(2)
 
 
@@ -44,7 +51,7 @@ def build_exercises_command(
         console.print("exercises/ is up to date with solutions/")
     else:
         for path in written:
-            console.print(f"wrote {path}")
+            console.print(f"wrote {terminal_text(path)}")
 
 
 @app.command("check")
@@ -80,10 +87,12 @@ def release_command(
     table = Table(title="release")
     table.add_column("what")
     table.add_column("where")
-    table.add_row("student folder", f"{report.student_dir} ({len(report.student_files)} files)")
-    table.add_row("student zip (upload to the LMS)", f"{report.student_zip} sha256 {report.zip_sha256[:12]}")
-    table.add_row("nbgrader course", str(report.nbgrader_dir))
-    table.add_row("nbgrader source notebook", f"{report.source_notebook} ({report.points:g} points)")
+    table.add_row("student folder", f"{terminal_text(report.student_dir)} ({len(report.student_files)} files)")
+    table.add_row(
+        "student zip (upload to the LMS)", f"{terminal_text(report.student_zip)} sha256 {report.zip_sha256[:12]}"
+    )
+    table.add_row("nbgrader course", terminal_text(report.nbgrader_dir))
+    table.add_row("nbgrader source notebook", f"{terminal_text(report.source_notebook)} ({report.points:g} points)")
     console.print(table)
 
 
@@ -144,7 +153,7 @@ def grade_command(
         task = progress.add_task("", total=None)
 
         def on_progress(student_id: str, done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total, description=student_id)
+            progress.update(task, completed=done, total=total, description=terminal_text(student_id))
 
         try:
             report = grade_class(
@@ -160,7 +169,7 @@ def grade_command(
         except (ValueError, RuntimeError) as error:
             raise _fail(str(error)) from None
     if report.isolation_note:
-        errors.print(f"[bold yellow]warning:[/] {report.isolation_note}", highlight=False)
+        errors.print(f"[bold yellow]warning:[/] {terminal_text(report.isolation_note)}", highlight=False)
     _render_class_summary(report, course_dir=course_dir)
 
 
@@ -170,7 +179,7 @@ def _render_class_summary(report: object, *, course_dir: Path) -> None:
     assert isinstance(report, ClassReport)
     course = load_course(course_dir / "course.yml")
     results = report.results
-    table = Table(title=f"{course.assignment.title}: {len(results)} students")
+    table = Table(title=f"{terminal_text(course.assignment.title)}: {len(results)} students")
     table.add_column("part")
     table.add_column("mean", justify="right")
     table.add_column("max", justify="right")
@@ -179,7 +188,7 @@ def _render_class_summary(report: object, *, course_dir: Path) -> None:
         scores = [r.part_scores(course)[part.id] for r in results]
         mean = statistics.fmean(scores) if scores else 0.0
         full = sum(1 for s in scores if s >= part.points - 1e-9)
-        table.add_row(part.title, f"{mean:.1f}", f"{part.points:g}", f"{full}/{len(scores)}")
+        table.add_row(terminal_text(part.title), f"{mean:.1f}", f"{part.points:g}", f"{full}/{len(scores)}")
     totals = [r.score for r in results]
     table.add_row(
         "[bold]total",
@@ -195,13 +204,14 @@ def _render_class_summary(report: object, *, course_dir: Path) -> None:
         problems.add_column("problem")
         for result in troubled:
             for problem in (*result.problems, *(f"grader error in {name}" for name in result.grader_errors)):
-                problems.add_row(result.student_id, problem)
+                problems.add_row(terminal_text(result.student_id), terminal_text(problem))
         console.print(problems)
     for entry in report.skipped_entries:
-        errors.print(f"[yellow]skipped[/] {entry} (not a hand-in)", highlight=False)
+        errors.print(f"[yellow]skipped[/] {terminal_text(entry)} (not a hand-in)", highlight=False)
     resumed = f", {len(report.resumed)} already graded (use --force to regrade)" if report.resumed else ""
     console.print(
-        f"graded {len(report.graded)} hand-ins in {report.seconds:.1f} s{resumed}; grades in {report.grades_csv}",
+        f"graded {len(report.graded)} hand-ins in {report.seconds:.1f} s{resumed}; "
+        f"grades in {terminal_text(report.grades_csv)}",
         highlight=False,
     )
 
@@ -229,7 +239,7 @@ def collect_command(
     except (CollectError, RosterError) as error:
         raise _fail(str(error)) from None
     late = sum(1 for entry in report.entries if entry.late)
-    console.print(f"collected {len(report.entries)} hand-ins into {out} ({late} late)", highlight=False)
+    console.print(f"collected {len(report.entries)} hand-ins into {terminal_text(out)} ({late} late)", highlight=False)
     skipped = Table(title="files not placed")
     skipped.add_column("why")
     skipped.add_column("file")
@@ -240,15 +250,15 @@ def collect_command(
         ("superseded", report.superseded),
     ):
         for file in files:
-            skipped.add_row(why, file.path, file.reason)
+            skipped.add_row(why, terminal_text(file.path), terminal_text(file.reason))
     if skipped.row_count:
         console.print(skipped)
     for student_id in report.not_in_roster:
-        errors.print(f"[yellow]not in the roster:[/] {student_id}", highlight=False)
+        errors.print(f"[yellow]not in the roster:[/] {terminal_text(student_id)}", highlight=False)
     for student_id in report.roster_without_handin:
-        errors.print(f"[yellow]no hand-in:[/] {student_id}", highlight=False)
+        errors.print(f"[yellow]no hand-in:[/] {terminal_text(student_id)}", highlight=False)
     for warning in report.warnings:
-        errors.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        errors.print(f"[yellow]warning:[/] {terminal_text(warning)}", highlight=False)
 
 
 @app.command("export")
@@ -275,7 +285,9 @@ def export_command(
         from coursekit.gradescope import build_autograder_zip
 
         path = build_autograder_zip(course_dir=course_dir, dest=dest or out)
-        console.print(f"wrote {path}: upload it as the assignment's autograder on Gradescope", highlight=False)
+        console.print(
+            f"wrote {terminal_text(path)}: upload it as the assignment's autograder on Gradescope", highlight=False
+        )
         return
     if to not in ("canvas", "moodle", "csv") or missing not in ("zero", "blank"):
         raise _fail("--to must be canvas, moodle, csv or gradescope; --missing zero or blank")
@@ -292,14 +304,14 @@ def export_command(
         )
     except (ExportError, RosterError) as error:
         raise _fail(str(error)) from None
-    console.print(f"wrote {report.rows} rows to {report.dest}", highlight=False)
+    console.print(f"wrote {report.rows} rows to {terminal_text(report.dest)}", highlight=False)
     for label, ids in (
         ("no hand-in", report.missing),
         ("not in the roster", report.not_in_roster),
         ("the LMS cannot identify", report.unidentified),
     ):
         if ids:
-            errors.print(f"[yellow]{label}:[/] {', '.join(ids)}", highlight=False)
+            errors.print(f"[yellow]{label}:[/] {', '.join(terminal_text(i) for i in ids)}", highlight=False)
 
 
 @app.command("gradescope-run", hidden=True)
@@ -313,7 +325,7 @@ def gradescope_run_command(
     from coursekit.gradescope import run_gradescope_submission
 
     path = run_gradescope_submission(root=root, course_dir=course_dir)
-    console.print(f"wrote {path}", highlight=False)
+    console.print(f"wrote {terminal_text(path)}", highlight=False)
 
 
 def main() -> None:

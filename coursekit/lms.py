@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import IO, Literal
 
 from coursekit.config import Course
+from coursekit.escaping import html_text, neutralise_csv_row, restore_csv_cell
+from coursekit.results import NOT_GRADED
 from coursekit.roster import Roster
 
 LmsName = Literal["canvas", "moodle"]
@@ -750,7 +752,10 @@ def format_points(value: float) -> str:
 
 
 def read_grades(*, out_dir: Path, course: Course) -> list[GradeRow]:
-    """Read ``out_dir/grades.csv``, checking its columns against course.yml's parts; errors name file and line."""
+    """Read ``out_dir/grades.csv``, checking its columns against course.yml's parts; errors name file and line.
+
+    Text comes back as it was before grades.csv neutralised it against spreadsheet formulas.
+    """
     path = out_dir / GRADES_CSV
     part_ids = [part.id for part in course.assignment.parts]
     expected = ["student", *part_ids, "total", "max_total", "late", "errors"]
@@ -770,13 +775,19 @@ def read_grades(*, out_dir: Path, course: Course) -> list[GradeRow]:
             continue
         if len(fields) != len(expected):
             raise ExportError(f"{path}, line {line}: {len(fields)} fields, the header has {len(expected)}")
-        values = dict(zip(expected, fields, strict=True))
+        values = {column: restore_csv_cell(field) for column, field in zip(expected, fields, strict=True)}
         student = values["student"]
         if not student:
             raise ExportError(f"{path}, line {line}: missing student")
         if student in seen:
             raise ExportError(f"{path}, line {line}: student {student!r} already on line {seen[student]}")
         seen[student] = line
+        if values["total"] == NOT_GRADED:
+            # Exporting it as a number would put a grade nobody gave into the gradebook.
+            raise ExportError(
+                f"{path}, line {line}: {student} is not graded ({values['errors']}); "
+                "run coursekit grade again (it grades only what is not graded yet), then export"
+            )
         try:
             part_scores = {part_id: float(values[part_id]) if values[part_id] else None for part_id in part_ids}
             total = float(values["total"])
@@ -840,7 +851,9 @@ def export_grades(
       then hand-ins the roster does not know (or every hand-in, without a roster).
 
     Roster students with no hand-in get 0 (`missing` ``"zero"``) or an empty cell (``"blank"``, which both
-    gradebooks read as "leave the grade alone"). UTF-8, RFC 4180 quoting, CRLF line ends.
+    gradebooks read as "leave the grade alone"). UTF-8, RFC 4180 quoting, CRLF line ends; a text cell that a
+    spreadsheet would run as a formula (``=HYPERLINK(...``) starts with ``'``, and Moodle's feedback is
+    HTML-escaped, since Moodle renders it as HTML.
     """
     if to not in ("canvas", "moodle", "csv"):
         raise ExportError(f"unknown export target {to!r}; expected canvas, moodle or csv")
@@ -913,7 +926,7 @@ def export_grades(
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     with dest.open("w", encoding="utf-8", newline="") as stream:
-        csv.writer(stream, lineterminator=CSV_LINE_TERMINATOR).writerows(table)
+        csv.writer(stream, lineterminator=CSV_LINE_TERMINATOR).writerows(neutralise_csv_row(row) for row in table)
     return ExportReport(
         to=to,
         dest=dest,
@@ -944,5 +957,5 @@ def _feedback_text(row: GradeRow, course: Course) -> str:
     if row.late:
         text += " Handed in late."
     if row.errors:
-        text += f" Problems: {row.errors}"
+        text += f" Problems: {html_text(row.errors)}"
     return text

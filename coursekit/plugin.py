@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from coursekit.config import Course, load_course
+from coursekit.escaping import MAX_MESSAGE_CHARS, cut
 from coursekit.student import InProcessStudent, Student, StudentError
 
 MARKERS = ('points(value, exercise): points a grader test is worth, and the exercise id it judges (e.g. "1.2")',)
@@ -113,7 +114,8 @@ class GradingPlugin:
                     max_score=points,
                     score=points if passed else 0.0,
                     passed=passed,
-                    message=message,
+                    # Graders quote the student's values in messages: a repr of megabytes stops here.
+                    message=cut(message, MAX_MESSAGE_CHARS),
                     grader_error=grader_error,
                 )
             )

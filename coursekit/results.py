@@ -2,6 +2,10 @@
 
 Every file is written atomically (a temporary file in the same folder, then `os.replace`), so an interrupted
 batch never leaves half a file, and a re-run can trust every results file it finds.
+
+Everything a student controls (their id, problems with the hand-in, verdict messages, what their code printed)
+goes through coursekit.escaping: markdown-escaped or fenced in feedback and in results.json's markdown "output"
+fields, neutralised in grades.csv, and cut so that no file exceeds `MAX_FILE_BYTES`.
 """
 
 from __future__ import annotations
@@ -17,6 +21,21 @@ from pathlib import Path
 from typing import Any
 
 from coursekit.config import Course
+from coursekit.escaping import (
+    MAX_CSV_TEXT_CHARS,
+    MAX_FILE_BYTES,
+    MAX_MESSAGE_CHARS,
+    TextBudget,
+    cut,
+    markdown_code_block,
+    markdown_inline,
+    markdown_link_target,
+    markdown_text,
+    neutralise_csv_row,
+    plain_text,
+    utf8_size,
+    within_file_size,
+)
 from coursekit.plugin import Verdict
 
 RESULTS_DIR = "results"
@@ -79,26 +98,50 @@ def _rounded(value: float) -> float | int:
 
 
 def gradescope_results(result: StudentResult, *, course: Course) -> dict[str, Any]:
-    """The student's results in Gradescope's results.json schema (uploadable as is)."""
-    lines = [f"{course.assignment.title}: {_rounded(result.score)} / {_rounded(course.assignment.points)} points."]
+    """The student's results in Gradescope's results.json schema (uploadable as is), at most MAX_FILE_BYTES.
+
+    Every "output" is markdown (``output_format`` "md"): student text in it is escaped, or fenced where it is
+    shown as printed. ``extra_data.problems`` keeps the problems as plain strings, to read them back.
+    """
+    return within_file_size(
+        lambda budget: _gradescope_results(result, course=course, budget=budget),
+        size=_json_file_size,
+        limit=MAX_FILE_BYTES,
+        measure=_json_text_size,
+    )
+
+
+def _gradescope_results(result: StudentResult, *, course: Course, budget: TextBudget) -> dict[str, Any]:
+    # Spent in this order when a student's text overruns the file: problems, then hints, then what was printed.
+    problems = [budget.fit(cut(problem, MAX_MESSAGE_CHARS), _markdown_line) for problem in result.problems]
+    problems_data = [budget.fit(cut(problem, MAX_MESSAGE_CHARS)) for problem in result.problems]
+    outputs = [
+        budget.fit(cut(verdict.message, MAX_MESSAGE_CHARS), markdown_text) if not verdict.passed else ""
+        for verdict in result.verdicts
+    ]
+    printed = {
+        part: budget.fit(text.strip("\n"), markdown_code_block) for part, text in result.output.items() if text.strip()
+    }
+    blocks = [f"{course.assignment.title}: {_rounded(result.score)} / {_rounded(course.assignment.points)} points."]
     if result.not_graded:
-        lines = [f"{course.assignment.title}: not graded yet ({result.not_graded}); your instructor will regrade it."]
-    if result.problems:
-        lines.append("Problems with the hand-in:")
-        lines.extend(f"- {problem}" for problem in result.problems)
-    for part, text in result.output.items():
-        if text.strip():
-            lines.append(f"Your code printed while the {part} part was graded:\n{text}")
+        reason = markdown_text(cut(result.not_graded, MAX_MESSAGE_CHARS))
+        blocks = [f"{course.assignment.title}: not graded yet ({reason}); your instructor will regrade it."]
+    if problems:
+        blocks.append("Problems with the hand-in:\n\n" + "\n".join(f"- {problem}" for problem in problems))
+    blocks.extend(f"Your code printed while the {part} part was graded:\n\n{text}" for part, text in printed.items())
     return {
         "score": _rounded(result.score),
         "execution_time": round(result.execution_time, 3),
-        "output": "\n".join(lines),
+        "output": "\n\n".join(blocks),
+        "output_format": "md",
+        "test_output_format": "md",
+        "test_name_format": "text",
         "visibility": "visible",
         "stdout_visibility": "hidden",
         # Read back when a batch resumes, so grades.csv keeps every student's problems and late flag.
         "extra_data": {
             "student": result.student_id,
-            "problems": list(result.problems),
+            "problems": problems_data,
             "late": result.late,
             "grader_errors": result.grader_errors,
             "not_graded": result.not_graded,
@@ -110,17 +153,37 @@ def gradescope_results(result: StudentResult, *, course: Course) -> dict[str, An
                 "score": _rounded(verdict.score),
                 "max_score": _rounded(verdict.max_score),
                 "status": "passed" if verdict.passed else "failed",
-                "output": verdict.message if not verdict.passed else "",
+                "output": output,
                 "visibility": "visible",
                 "tags": [verdict.part],
             }
-            for verdict in result.verdicts
+            for verdict, output in zip(result.verdicts, outputs, strict=True)
         ],
     }
 
 
+def _results_json(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _json_file_size(data: dict[str, Any]) -> int:
+    return utf8_size(_results_json(data))
+
+
+def _json_text_size(text: str) -> int:
+    """What `text` costs inside a JSON string: its escapes, without the quotes."""
+    return utf8_size(json.dumps(text, ensure_ascii=False)) - 2
+
+
+def _markdown_line(text: str) -> str:
+    return markdown_text(text, lines=False)
+
+
 def result_from_results(data: dict[str, Any], *, student_id: str) -> StudentResult:
-    """Read a student's result back from their results.json (to resume a batch or rebuild grades.csv)."""
+    """Read a student's result back from their results.json (to resume a batch or rebuild grades.csv).
+
+    Messages come back as the markdown the student was shown; problems as the plain strings of extra_data.
+    """
     verdicts = []
     for test in data.get("tests", []):
         part = test["tags"][0]
@@ -148,46 +211,64 @@ def result_from_results(data: dict[str, Any], *, student_id: str) -> StudentResu
 
 
 def feedback_markdown(result: StudentResult, *, course: Course) -> str:
-    """The student's feedback: per part, per check, passed or failed with its hint."""
+    """The student's feedback: per part, per check, passed or failed with its hint; at most MAX_FILE_BYTES.
+
+    Student text is markdown-escaped (the id, problems, hints), or shown as printed in a fence it cannot close.
+    """
+    return within_file_size(
+        lambda budget: _feedback_markdown(result, course=course, budget=budget), size=utf8_size, limit=MAX_FILE_BYTES
+    )
+
+
+def _feedback_markdown(result: StudentResult, *, course: Course, budget: TextBudget) -> str:
     scores = result.part_scores(course)
     out = io.StringIO()
-    out.write(f"# {course.assignment.title}\n\n")
+    # Titles and check names are the course's, but text all the same: `__init__` is no bold "init".
+    out.write(f"# {markdown_inline(course.assignment.title)}\n\n")
+    student = markdown_inline(result.student_id)
     if result.not_graded:
-        out.write(f"**{result.student_id}: not graded yet.** Grading could not finish ({result.not_graded}); ")
+        out.write(f"**{student}: not graded yet.** Grading could not finish ({markdown_inline(result.not_graded)}); ")
         out.write("your instructor has been told and will regrade your hand-in.\n")
         return out.getvalue()
-    out.write(f"**{result.student_id}: {_rounded(result.score)} / {_rounded(course.assignment.points)} points**\n\n")
+    out.write(f"**{student}: {_rounded(result.score)} / {_rounded(course.assignment.points)} points**\n\n")
     if result.problems:
         out.write("## Problems with your hand-in\n\n")
-        out.writelines(f"- {problem}\n" for problem in result.problems)
+        for problem in result.problems:
+            out.write(f"- {budget.fit(cut(problem, MAX_MESSAGE_CHARS), _markdown_line)}\n")
         out.write("\n")
     for part in course.assignment.parts:
-        out.write(f"## {part.title} ({part.file}): {_rounded(scores[part.id])} / {_rounded(part.points)}\n\n")
+        heading = markdown_inline(f"{part.title} ({part.file})")
+        out.write(f"## {heading}: {_rounded(scores[part.id])} / {_rounded(part.points)}\n\n")
         for exercise in part.exercises:
             verdicts = [v for v in result.verdicts if v.part == part.id and v.exercise == exercise.id]
             messages = {v.message for v in verdicts if not v.passed}
             if len(verdicts) > 1 and not any(v.passed for v in verdicts) and len(messages) == 1:
                 # One cause for every check (a stub, a crash, a missing file): say it once.
                 most = sum(v.max_score for v in verdicts)
-                out.write(f"- FAILED (0/{_rounded(most)}) {exercise.id} {exercise.name}: all {len(verdicts)} checks\n")
-                out.write(_quoted(messages.pop()))
+                name = markdown_inline(f"{exercise.id} {exercise.name}")
+                out.write(f"- FAILED (0/{_rounded(most)}) {name}: all {len(verdicts)} checks\n")
+                out.write(_quoted(messages.pop(), budget))
                 continue
             for verdict in verdicts:
                 mark = "passed" if verdict.passed else "FAILED"
-                out.write(f"- {mark} ({_rounded(verdict.score)}/{_rounded(verdict.max_score)}) {verdict.name}\n")
+                name = markdown_inline(verdict.name)
+                out.write(f"- {mark} ({_rounded(verdict.score)}/{_rounded(verdict.max_score)}) {name}\n")
                 if not verdict.passed and verdict.message:
-                    out.write(_quoted(verdict.message))
-        printed = result.output.get(part.id, "").strip()
-        if printed:
-            out.write(f"\nYour code printed:\n\n```\n{printed}\n```\n")
+                    out.write(_quoted(verdict.message, budget))
+        printed = result.output.get(part.id, "").strip("\n")
+        if printed.strip():
+            out.write(f"\nYour code printed:\n\n{budget.fit(printed, markdown_code_block)}")
         if part.id == "training" and result.fit_png is not None:
-            out.write(f"\n![Your model's fit beside the measurements]({result.student_id}-fit.png)\n")
+            target = markdown_link_target(f"{result.student_id}-fit.png")
+            out.write(f"\n![Your model's fit beside the measurements]({target})\n")
         out.write("\n")
     return out.getvalue()
 
 
-def _quoted(message: str) -> str:
-    return "  > " + message.replace("\n", "\n  > ") + "\n"
+def _quoted(message: str, budget: TextBudget) -> str:
+    """A hint as a blockquote under its list item; every line carries the quote, so none can leave it."""
+    text = budget.fit(cut(message, MAX_MESSAGE_CHARS), markdown_text)
+    return "  > " + text.replace("\n", "\n  > ") + "\n"
 
 
 def write_student_result(result: StudentResult, *, course: Course, out_dir: Path) -> None:
@@ -196,7 +277,7 @@ def write_student_result(result: StudentResult, *, course: Course, out_dir: Path
     if result.fit_png is not None:
         write_atomically(feedback_dir / f"{result.student_id}-fit.png", result.fit_png)
     write_atomically(feedback_dir / f"{result.student_id}.md", feedback_markdown(result, course=course).encode())
-    payload = json.dumps(gradescope_results(result, course=course), indent=2, ensure_ascii=False) + "\n"
+    payload = _results_json(gradescope_results(result, course=course))
     # results.json last: its presence marks the student as graded when a batch resumes.
     write_atomically(out_dir / RESULTS_DIR / f"{result.student_id}.json", payload.encode())
 
@@ -204,6 +285,8 @@ def write_student_result(result: StudentResult, *, course: Course, out_dir: Path
 def grades_csv(rows: Sequence[StudentResult], *, course: Course) -> str:
     """grades.csv: student, one column per part, total, max_total, late, errors.
 
+    Text cells are neutralised against spreadsheet formulas (`coursekit.lms.read_grades` restores them); the
+    errors cell is plain text, cut to MAX_CSV_TEXT_CHARS.
     A hand-in that is not graded has empty part cells and ``not graded`` as its total, never a number.
     """
     parts = [part.id for part in course.assignment.parts]
@@ -212,23 +295,27 @@ def grades_csv(rows: Sequence[StudentResult], *, course: Course) -> str:
     writer.writerow(["student", *parts, "total", "max_total", "late", "errors"])
     for row in sorted(rows, key=lambda r: r.student_id):
         scores = row.part_scores(course)
-        errors = "; ".join(row.problems)
+        errors = plain_text(cut("; ".join(row.problems), MAX_CSV_TEXT_CHARS))
         if row.not_graded:
-            reason = f"not graded: {row.not_graded}" + (f"; {errors}" if errors else "")
+            reason = plain_text(cut(f"not graded: {row.not_graded}; {errors}".removesuffix("; "), MAX_CSV_TEXT_CHARS))
             empty = ["" for _ in parts]
             writer.writerow(
-                [row.student_id, *empty, NOT_GRADED, _rounded(course.assignment.points), int(row.late), reason]
+                neutralise_csv_row(
+                    [row.student_id, *empty, NOT_GRADED, _rounded(course.assignment.points), int(row.late), reason]
+                )
             )
             continue
         writer.writerow(
-            [
-                row.student_id,
-                *(_rounded(scores[part]) for part in parts),
-                _rounded(row.score),
-                _rounded(course.assignment.points),
-                int(row.late),
-                errors,
-            ]
+            neutralise_csv_row(
+                [
+                    row.student_id,
+                    *(_rounded(scores[part]) for part in parts),
+                    _rounded(row.score),
+                    _rounded(course.assignment.points),
+                    int(row.late),
+                    errors,
+                ]
+            )
         )
     return out.getvalue()
 

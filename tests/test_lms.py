@@ -26,8 +26,10 @@ from coursekit.lms import (
     hostile_path_reason,
     parse_canvas_file_name,
     parse_moodle_path,
+    read_grades,
     strip_canvas_counter,
 )
+from coursekit.results import StudentResult, grades_csv
 from coursekit.roster import Roster, RosterError, load_roster, parse_roster
 
 REPO = Path(__file__).resolve().parents[1]
@@ -581,3 +583,34 @@ def test_export_rejects_a_bad_canvas_assignment_id(tmp_path: Path, course: Cours
 @pytest.mark.parametrize(("value", "text"), [(30.0, "30"), (12.5, "12.5"), (60.333, "60.33"), (0.0, "0"), (-0.0, "0")])
 def test_points_are_formatted_like_the_gradebooks(value: float, text: str) -> None:
     assert format_points(value) == text
+
+
+def test_exports_keep_formulas_as_text_and_moodle_feedback_as_text(tmp_path: Path, course: Course) -> None:
+    out_dir = make_out(tmp_path)
+    handins = [
+        StudentResult(student_id="alice", verdicts=(), problems=("=1+1 <img src=x onerror=alert(1)>",)),
+        StudentResult(student_id='=HYPERLINK("evil.example","A+")', verdicts=()),
+    ]
+    (out_dir / "grades.csv").write_text(grades_csv(handins, course=course), encoding="utf-8")
+    rows = {row.student: row for row in read_grades(out_dir=out_dir, course=course)}
+    assert set(rows) == {"alice", '=HYPERLINK("evil.example","A+")'}
+    assert rows["alice"].errors == "=1+1 <img src=x onerror=alert(1)>"
+    roster = parse_roster(
+        "student_id,name,email,canvas_user_id,section\n"
+        'alice,"=HYPERLINK(""evil.example"",""Alice"")",alice@example.edu,50101,@SUM(1)\n',
+        source="roster.csv",
+    )
+
+    def cells(to: str, **options: object) -> list[list[str]]:
+        dest = tmp_path / f"{to}.csv"
+        export_grades(out_dir=out_dir, to=to, course=course, dest=dest, **options)  # type: ignore[arg-type]
+        return list(csv.reader(io.StringIO(dest.read_text(encoding="utf-8"), newline="")))
+
+    canvas = cells("canvas", roster=roster)
+    assert canvas[2][0] == '\'=HYPERLINK("evil.example","Alice")' and canvas[2][4] == "'@SUM(1)"
+    assert canvas[2][5] == "0" and canvas[1][5] == "100"
+    moodle = cells("moodle", roster=roster)
+    assert moodle[1][2].endswith("Problems: =1+1 &lt;img src=x onerror=alert(1)&gt;")
+    plain = cells("csv")
+    assert [row[0] for row in plain[1:]] == ['\'=HYPERLINK("evil.example","A+")', "alice"]
+    assert plain[1][4:] == ["0", "0", "0", "0", "100", "0"]

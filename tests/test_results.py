@@ -52,6 +52,8 @@ def test_results_follow_gradescopes_schema() -> None:
     assert set(data) >= {"score", "execution_time", "output", "tests"}
     assert data["score"] == 25 and data["execution_time"] == 1.235
     assert data["visibility"] in ("visible", "hidden", "after_due_date", "after_published")
+    # Student text in "output" is escaped for markdown, so Gradescope must render it as markdown.
+    assert data["output_format"] == data["test_output_format"] == "md" and data["test_name_format"] == "text"
     for test in data["tests"]:
         assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility", "tags"}
         assert test["status"] in ("passed", "failed")
