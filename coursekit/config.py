@@ -90,6 +90,9 @@ class Limits(_Strict):
     output_kb: int = Field(ge=1)
     file_size_mb: int = Field(ge=1)
     open_files: int = Field(ge=32)
+    # What a trusted grading process may allocate beyond what it has mapped at start (torch maps far more address
+    # space than it touches); past it, only the hand-in it was grading is affected: it is marked not graded.
+    grading_memory_mb: int = Field(default=4096, ge=512)
 
 
 class IntakeLimits(_Strict):

@@ -124,12 +124,6 @@ class HandinNotGraded(Exception):
     the hand-in is marked not graded, and a re-run grades it again."""
 
 
-# What a grading process may allocate beyond what it has mapped when it starts (torch maps far more address space
-# than it touches). A correct hand-in needs about 300 MB; an answer is at most the wire's limit, so a grader's work
-# on it stays far below this. Past it the grading process stops, and only the hand-in it was grading is affected.
-GRADING_MEMORY_MB = 4096
-
-
 def _out_of_memory(error: BaseException) -> bool:
     """A MemoryError, or torch's allocator refusing (it raises RuntimeError)."""
     return isinstance(error, MemoryError) or (
@@ -189,7 +183,8 @@ def _limit_memory(budget_mb: int) -> None:
 def _grading_process(connection: multiprocessing.connection.Connection, slot: int) -> None:
     """A trusted grading process: grade the hand-ins it is sent, one at a time, through its own slot."""
     assert _batch_pool is not None and _batch_course_dir is not None
-    _limit_memory(GRADING_MEMORY_MB)
+    # A correct hand-in needs about 300 MB here; an answer is at most the wire's 16 MiB, so graders stay far below.
+    _limit_memory(_batch_pool.limits.grading_memory_mb)
     while True:
         try:
             task = connection.recv()

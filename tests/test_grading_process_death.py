@@ -20,6 +20,7 @@ import pytest
 from coursekit import sandbox
 from coursekit.config import load_course
 from coursekit.grading import grade_class
+from coursekit.lms import ExportError, export_grades
 from coursekit.results import NOT_GRADED
 
 REPO = Path(__file__).resolve().parents[1]
@@ -109,6 +110,8 @@ def test_a_killed_grading_process_costs_only_its_handin(tmp_path: Path) -> None:
     grades = (out / "grades.csv").read_text().splitlines()
     victim_row = next(line for line in grades if line.startswith("victim,"))
     assert f",{NOT_GRADED}," in victim_row
+    with pytest.raises(ExportError, match="victim is not graded"):
+        export_grades(out_dir=out, to="csv", course=COURSE, dest=tmp_path / "export")
 
     # A plain re-run grades the victim again, and only the victim.
     again = grade_class(course_dir=REPO, submissions_dir=submissions, out_dir=out, jobs=1, isolation="bwrap")
