@@ -22,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -33,7 +34,11 @@ from coursekit.config import Limits
 from coursekit.student import StudentCrash, StudentError, StudentTimeout, answer_of
 from coursekit.worker_main import CONTROL_MESSAGE_BYTES, FRAME_HEADER
 
-Isolation = Literal["auto", "bwrap", "none"]
+# What a pool is asked for; `auto` takes the strongest tier this machine offers that keeps the README's promises.
+Isolation = Literal["auto", "bwrap", "uid", "none"]
+# What a pool runs with: bubblewrap's namespaces; an unprivileged uid per slot with Landlock and seccomp (root,
+# no namespaces: Docker, Gradescope); or Landlock, seccomp and limits as the grading user.
+Tier = Literal["bwrap", "uid", "none"]
 # How long a warm worker may take to start (imports) and to clean up after a session.
 START_TIMEOUT_SECONDS = 120.0
 END_TIMEOUT_SECONDS = 15.0
@@ -46,11 +51,61 @@ PROBE_FUNCTIONS = {
     "count_parameters": "count_parameters",
     "split_indices": "split_indices",
 }
-NO_SANDBOX_NOTE = (
-    "student code ran without the bubblewrap sandbox ({reason}): it could read any file this user can "
-    "(graders, solutions, other hand-ins), use the network, and leave processes behind that escape its "
-    "process group; only the time, memory, file-size, open-file and process limits applied"
-)
+TIER_NOTES: dict[Tier, str | None] = {
+    "bwrap": None,
+    "uid": (
+        "student code ran without namespaces, as an unprivileged uid of its slot's own, confined by Landlock and "
+        "seccomp: it shares the host's network stack (seccomp refuses every socket but AF_UNIX) and process "
+        "table (Landlock hides /proc), and its disk use is bounded by a watcher, not a size-capped tmpfs"
+    ),
+    "none": (
+        "student code ran as the grading user ({reason}), confined only by Landlock ({landlock}), seccomp and "
+        "limits: it could signal this user's other processes and leave processes behind that escape its process "
+        "group, and any file Landlock does not cover is as open to it as to you"
+    ),
+}
+
+
+def uid_tier_problem() -> str | None:
+    """None when the uid tier can run here (root, Landlock, a known syscall table), else why not."""
+    from coursekit import landlock, seccomp
+
+    if os.geteuid() != 0:
+        return "it needs root, to give each slot's student code an unprivileged uid of its own"
+    report = landlock.probe_landlock()
+    if report.status is not landlock.LandlockStatus.AVAILABLE:
+        return f"it needs Landlock to hide the course's files, and Landlock is {report.status.value}: {report.detail}"
+    try:
+        seccomp.current_architecture()
+    except seccomp.SeccompError as error:
+        return str(error)
+    return None
+
+
+def choose_tier(isolation: Isolation) -> tuple[Tier, str | None]:
+    """The tier for `isolation`, and, for `none`, why no stronger one runs here.
+
+    Raises SandboxUnavailable when the tier asked for cannot run, and for `auto` when neither bwrap nor uid
+    can: a tier weaker than the README's promises is never taken without being asked for by name.
+    """
+    if isolation not in ("auto", "bwrap", "uid", "none"):
+        raise ValueError(f"isolation must be 'auto', 'bwrap', 'uid' or 'none', got {isolation!r}")
+    if isolation == "none":
+        return "none", "isolation 'none' was asked for"
+    bwrap = sandbox.bwrap_problem()
+    if isolation == "bwrap" or (isolation == "auto" and bwrap is None):
+        if bwrap is not None:
+            raise sandbox.SandboxUnavailable(bwrap)
+        return "bwrap", None
+    uid = uid_tier_problem()
+    if uid is not None:
+        if isolation == "uid":
+            raise sandbox.SandboxUnavailable(f"the uid tier cannot run here: {uid}")
+        raise sandbox.SandboxUnavailable(
+            f"no isolation tier that keeps the kit's promises runs here: bubblewrap: {bwrap}; the uid tier: {uid}. "
+            "--isolation none grades with Landlock, seccomp and limits only"
+        )
+    return "uid", None
 
 
 def handin_files(handin_dir: Path) -> dict[str, bytes]:
@@ -124,21 +179,24 @@ class _OutputCollector:
 class _WarmWorker:
     """One warm worker process (in bwrap or not) and its control socket."""
 
-    def __init__(self, *, scratch_dir: Path, isolated: bool, limits: Limits, host_id: int) -> None:
+    def __init__(self, *, scratch_dir: Path, tier: Tier, limits: Limits, host_id: int) -> None:
         self.scratch_dir = scratch_dir
-        self.isolated = isolated
+        self.tier = tier
+        self.isolated = tier == "bwrap"
+        writable_mb = max(64, 2 * limits.file_size_mb)
         self.pid_cap_problem: str | None = None
         control, remote = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         started = time.monotonic()
         namespace: sandbox.UserNamespace | None = None
         try:
-            if isolated:
+            if self.isolated:
                 # Grading as root: the student's uid maps to an unprivileged host uid of the slot's own.
                 namespace = sandbox.UserNamespace(host_id=host_id) if os.geteuid() == 0 else None
                 info_read, info_write = os.pipe()
                 command = [sandbox.sandbox_python(), "-P", "-m", "coursekit.worker_main", str(remote.fileno()), "bwrap"]
+                command.append(str(writable_mb))
                 argv = sandbox.bwrap_command(
-                    writable_size_mb=max(64, 2 * limits.file_size_mb),
+                    writable_size_mb=writable_mb,
                     info_fd=info_write,
                     command=command,
                     userns_fd=None if namespace is None else namespace.fd,
@@ -160,7 +218,12 @@ class _WarmWorker:
                 with os.fdopen(info_read, "rb") as info:
                     sandbox_pid = json.loads(info.read(4096) or b"{}").get("child-pid")
             else:
-                command = [sys.executable, "-P", "-m", "coursekit.worker_main", str(remote.fileno()), "none"]
+                # The uid tier's worker stays root (it must read Python's files wherever they are installed); each
+                # child becomes the slot's uid before anything of the student's runs. Its disk budget matches the
+                # sandbox's three tmpfs mounts.
+                tier_argument = f"uid:{host_id}" if tier == "uid" else "none"
+                command = [sys.executable, "-P", "-m", "coursekit.worker_main", str(remote.fileno()), tier_argument]
+                command.append(str(3 * writable_mb))
                 environment = {**sandbox.sandbox_environment(), "PYTHONPATH": str(sandbox.package_dir().parent)}
                 environment["HOME"] = environment["TMPDIR"] = str(scratch_dir)
                 environment["MPLCONFIGDIR"] = str(scratch_dir / ".matplotlib")
@@ -255,25 +318,35 @@ class WorkerPool:
     def __init__(self, *, limits: Limits, scratch_dir: Path, slots: int, isolation: Isolation = "auto") -> None:
         if slots < 1:
             raise ValueError(f"slots must be at least 1, got {slots}")
-        if isolation not in ("auto", "bwrap", "none"):
-            raise ValueError(f"isolation must be 'auto', 'bwrap' or 'none', got {isolation!r}")
         self.limits = limits
         self.scratch_dir = scratch_dir.resolve()
         self.slots = slots
-        problem = sandbox.bwrap_problem() if isolation != "none" else "isolation='none' was asked for"
-        if isolation == "bwrap" and problem is not None:
-            raise sandbox.SandboxUnavailable(problem)
-        self.isolated = problem is None
-        self._no_sandbox_reason = problem
+        self.tier, self._weaker_reason = choose_tier(isolation)
         self._workers: dict[int, _WarmWorker] = {}
         self._lock = threading.Lock()
         self._closed = False
         self.scratch_dir.mkdir(parents=True, exist_ok=True)
+        if self.tier == "uid":
+            # The slots' uids must reach their session folders: a folder of the pool's own that they may pass
+            # through but not list (the caller's scratch folder may sit below one only root can enter).
+            self.scratch_dir = Path(tempfile.mkdtemp(prefix="coursekit-slots-"))
+            self.scratch_dir.chmod(0o711)
+            self._own_scratch = True
+        else:
+            self._own_scratch = False
+
+    @property
+    def isolated(self) -> bool:
+        """Whether student code runs in bubblewrap's namespaces (the strongest tier)."""
+        return self.tier == "bwrap"
 
     def isolation_note(self) -> str | None:
-        """None when student code runs fully isolated, else one line saying what is lost."""
-        if not self.isolated:
-            return NO_SANDBOX_NOTE.format(reason=self._no_sandbox_reason)
+        """None when student code runs in the strongest tier, else one line saying what is lost."""
+        if self.tier != "bwrap":
+            from coursekit import landlock
+
+            note = TIER_NOTES[self.tier] or ""
+            return note.format(reason=self._weaker_reason, landlock=landlock.probe_landlock().status.value)
         problems = {worker.pid_cap_problem for worker in self._workers.values() if worker.pid_cap_problem}
         if problems and os.geteuid() == 0:
             return (
@@ -317,10 +390,8 @@ class WorkerPool:
     def _spawn(self, slot: int) -> _WarmWorker:
         directory = self.slot_dir(slot)
         shutil.rmtree(directory, ignore_errors=True)
-        directory.mkdir(parents=True)
-        worker = _WarmWorker(
-            scratch_dir=directory, isolated=self.isolated, limits=self.limits, host_id=sandbox.host_uid(slot)
-        )
+        directory.mkdir(parents=True, mode=0o711)
+        worker = _WarmWorker(scratch_dir=directory, tier=self.tier, limits=self.limits, host_id=sandbox.host_uid(slot))
         with self._lock:
             self._workers[slot] = worker
         return worker
@@ -344,6 +415,8 @@ class WorkerPool:
         for slot, worker in workers:
             worker.kill()
             shutil.rmtree(self.slot_dir(slot), ignore_errors=True)
+        if self._own_scratch:
+            shutil.rmtree(self.scratch_dir, ignore_errors=True)
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -366,6 +439,8 @@ class WorkerSession:
         self._answered = False
         self._ended = False
         self._child_status: int | None = None
+        # Why the worker ended the session itself (a disk budget), when it did.
+        self._end_reason: str | None = None
         self._worker = pool.worker(slot)
         # The budget starts once the worker is warm: its start-up is not the student's time.
         self._deadline = time.monotonic() + self.limits.time_seconds
@@ -412,6 +487,8 @@ class WorkerSession:
             self.pool.discard(self.slot)
             return
         self._child_status = reply["status"]
+        if isinstance(reply.get("reason"), str):
+            self._end_reason = reply["reason"]
         if reply.get("clean") is not True:
             # Something of this session's survived the clean-up: the next hand-in gets a fresh sandbox instead.
             self.pool.discard(self.slot)
@@ -444,6 +521,8 @@ class WorkerSession:
                 self._failure = StudentCrash(
                     f"your code ended the worker process (it killed the process that started it) while running {name}"
                 )
+            elif self._end_reason is not None:
+                self._failure = StudentCrash(f"{self._end_reason} while running {name}")
             elif os.WIFSIGNALED(self._child_status) and os.WTERMSIG(self._child_status) == signal.SIGXCPU:
                 self._failure = StudentTimeout(f"{name} used more than its CPU time ({self.limits.time_seconds:g} s)")
             else:

@@ -1,8 +1,10 @@
 """The warm worker: imports torch once, then forks one child per (hand-in, part) to run the student's code.
 
 This module runs on the untrusted side, usually inside the bubblewrap sandbox (coursekit.sandbox),
-started by coursekit.worker as ``python -P -m coursekit.worker_main CONTROL_FD MODE``. It decides
-nothing: it only forks, limits, kills and cleans up.
+started by coursekit.worker as ``python -P -m coursekit.worker_main CONTROL_FD TIER``. It decides
+nothing: it only forks, limits, kills and cleans up. TIER is ``bwrap`` (inside the sandbox), ``uid:N``
+(no namespaces, grading as root: each child becomes host uid N, then Landlock and seccomp) or ``none``
+(Landlock and seccomp only).
 
 Control messages are JSON on a SOCK_SEQPACKET socket (one message per packet):
   trusted -> worker  {"op": "session", "limits": {...}} with two fds: the results socket and the
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib
 import json
 import math
 import os
@@ -43,6 +46,37 @@ LINUX_CAPABILITY_VERSION_3 = 0x20080522
 SANDBOX_SCRATCH = "/scratch"
 SANDBOX_WRITABLE = (SANDBOX_SCRATCH, "/tmp", "/dev/shm")
 SANDBOX_UID = 1000
+PR_SET_CHILD_SUBREAPER = 36
+STDLIB_WARM_MODULES = (
+    "encodings.idna",
+    "encodings.ascii",
+    "encodings.latin_1",
+    "statistics",
+    "fractions",
+    "decimal",
+    "random",
+    "itertools",
+    "functools",
+    "collections",
+    "dataclasses",
+    "typing",
+    "copy",
+    "csv",
+    "json",
+    "string",
+    "textwrap",
+    "heapq",
+    "bisect",
+    "operator",
+    "numbers",
+    "traceback",
+    "pickle",
+    "tempfile",
+    "subprocess",
+    "time",
+)
+# How often the worker looks at a session folder's size without the sandbox's size-capped tmpfs.
+DISK_CHECK_SECONDS = 0.1
 # A module name a hand-in file may have: what the trusted side sends is checked again here.
 MODULE_FILE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\.py")
 IPC_RMID = 0
@@ -68,9 +102,16 @@ def warm_up() -> None:
     import numpy
     import torch
 
-    from coursekit import probes, seccomp, wire
+    from coursekit import landlock, probes, seccomp, wire
+
+    # Without the sandbox, the student's uid may not be able to read Python's own files (an installation below
+    # /root): what student code commonly imports, and what the standard library loads lazily, is loaded now.
+    for name in STDLIB_WARM_MODULES:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
 
     seccomp.prepare_student_filter()
+    landlock.probe_landlock()
     # Touch the lazy paths of the wire format once, so each child need not.
     wire.decode(wire.encode({"ok": {"x": torch.zeros(2), "n": numpy.float64(1.0).item()}}))
     matplotlib.pyplot.figure().savefig(io.BytesIO(), format="png")
@@ -96,12 +137,11 @@ def read_exactly(sock: socket.socket, size: int) -> bytes | None:
     return bytes(chunks)
 
 
-def set_limits(limits: dict[str, Any]) -> None:
+def set_limits(limits: dict[str, Any], *, mapped: int) -> None:
     """Hard limits for the student's child, set before any of their code is imported."""
     cpu = math.ceil(float(limits["time_seconds"])) + CPU_MARGIN_SECONDS
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    # torch maps far more address space than it touches; the budget is on top of what is mapped now.
-    mapped = _status_kib("VmSize") * 1024
+    # torch maps far more address space than it touches; the budget is on top of what is mapped (`mapped` bytes).
     memory = mapped + int(limits["memory_mb"]) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     processes = int(limits["processes"])
@@ -142,7 +182,27 @@ def write_handin_files(results: socket.socket, directory: str) -> None:
             file.write(content)
 
 
-def run_child(*, results_fd: int, output_fd: int, directory: str, limits: dict[str, Any]) -> None:
+def become_student(uid: int) -> None:
+    """Leave root for the slot's unprivileged uid and gid, with no supplementary group."""
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    if os.getuid() != uid or os.geteuid() != uid or os.getgroups():
+        raise OSError(f"could not become uid {uid}")
+
+
+def confine_files(directory: str) -> None:
+    """Without a mount namespace: Landlock lets this process read only what Python needs and write only `directory`."""
+    from coursekit import landlock
+
+    report = landlock.restrict_filesystem(
+        read_only=landlock.student_read_only_paths(), read_write=[directory, *landlock.SYSTEM_READ_WRITE_PATHS]
+    )
+    if not report.enforced:
+        raise OSError(f"Landlock could not restrict the student's files: {report.detail}")
+
+
+def run_child(*, results_fd: int, output_fd: int, directory: str, limits: dict[str, Any], tier: str) -> None:
     """The forked child: the hand-in's files, limits, then answer probe requests on `results_fd` until it closes.
 
     Never returns."""
@@ -152,7 +212,15 @@ def run_child(*, results_fd: int, output_fd: int, directory: str, limits: dict[s
         for number in IGNORED_SIGNALS:
             signal.signal(number, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        # The child dies with the worker, so it never outlives a killed worker.
+        mapped = _status_kib("VmSize") * 1024  # read before Landlock, which hides /proc
+        if tier != "bwrap":
+            # Before the uid switch: Landlock's rules are made by opening each path, which root can do wherever
+            # Python is installed; the restriction outlives the switch.
+            confine_files(directory)
+        if tier.startswith("uid:"):
+            become_student(int(tier.removeprefix("uid:")))
+        # The child dies with the worker, so it never outlives a killed worker (set after the uid switch, which
+        # clears it).
         _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
@@ -163,10 +231,16 @@ def run_child(*, results_fd: int, output_fd: int, directory: str, limits: dict[s
         sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
         sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
         os.chdir(directory)
+        if tier != "bwrap":  # the sandbox has its own /tmp; elsewhere the session folder is the only writable place
+            import tempfile
+
+            os.environ.update(HOME=directory, TMPDIR=directory, MPLCONFIGDIR=os.path.join(directory, ".matplotlib"))
+            tempfile.tempdir = directory
         results = socket.socket(fileno=results_fd)
         write_handin_files(results, directory)
-        set_limits(limits)
+        set_limits(limits, mapped=mapped)
         from coursekit import probes, seccomp
+
 
         # Last before the student's code: no ptrace, io_uring, namespaces, mounts, keyrings, bpf or sockets
         # other than AF_UNIX, for this process and everything it starts.
@@ -202,14 +276,20 @@ def run_child(*, results_fd: int, output_fd: int, directory: str, limits: dict[s
         os._exit(code)
 
 
-def remove_ipc_objects() -> None:
-    """Remove System V shared memory, semaphores and queues a session left (they outlive processes)."""
+def remove_ipc_objects(owner: int | None = None) -> None:
+    """Remove System V shared memory, semaphores and queues a session left (they outlive processes).
+
+    `owner`: only those of this uid (without the sandbox's own IPC namespace, the others are the host's).
+    """
     libc = _libc()
     for table, remove in (("shm", libc.shmctl), ("sem", libc.semctl), ("msg", libc.msgctl)):
         with contextlib.suppress(OSError):
-            lines = Path(f"/proc/sysvipc/{table}").read_text().splitlines()[1:]
-            for line in lines:
+            lines = Path(f"/proc/sysvipc/{table}").read_text().splitlines()
+            uid_column = lines[0].split().index("uid")
+            for line in lines[1:]:
                 fields = line.split()
+                if owner is not None and int(fields[uid_column]) != owner:
+                    continue
                 identifier = int(fields[1])
                 if table == "sem":
                     remove(identifier, 0, IPC_RMID)
@@ -243,27 +323,65 @@ def empty_folder(folder: Path) -> bool:
         return False
 
 
-def end_session(*, child: int, isolated: bool, directory: str) -> tuple[int, bool]:
+def processes_of(uid: int) -> list[int]:
+    """Every process on the host whose real uid is `uid`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError), open(f"/proc/{entry}/status") as status:
+                for line in status:
+                    if line.startswith("Uid:"):
+                        if int(line.split()[1]) == uid:
+                            found.append(int(entry))
+                        break
+    return found
+
+
+def kill_every_process_of(uid: int) -> None:
+    """SIGKILL every process of `uid`, wherever it went (another session, process group or parent).
+
+    A helper that becomes `uid` sends ``kill(-1)``, which reaches exactly the processes that uid may signal: its
+    own. It repeats until none is left, so a process forked meanwhile is caught too.
+    """
+    for _ in range(100):
+        helper = os.fork()
+        if helper == 0:
+            try:
+                os.setresuid(uid, uid, uid)
+                os.kill(-1, signal.SIGKILL)
+            finally:
+                os._exit(0)
+        os.waitpid(helper, 0)
+        if not processes_of(uid):
+            return
+
+
+def end_session(*, child: int, tier: str, directory: str) -> tuple[int, bool]:
     """Kill the child and everything it started; return the child's wait status and whether all is clean again.
 
     In the sandbox this worker is pid 1: ``kill(-1)`` reaches every other process of the namespace, whatever
-    session or process group it made for itself, and pid 1 reaps them all.
+    session or process group it made for itself, and pid 1 reaps them all. Without it, as root, every process
+    of the slot's uid is killed; this worker is their subreaper and reaps them.
     """
-    if isolated:
+    student_uid = int(tier.removeprefix("uid:")) if tier.startswith("uid:") else None
+    if tier == "bwrap":
         with contextlib.suppress(ProcessLookupError):
             os.kill(-1, signal.SIGKILL)
+    elif student_uid is not None:
+        kill_every_process_of(student_uid)
     else:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(child, signal.SIGKILL)
     _, status = os.waitpid(child, 0)
     while True:  # reap everything else that is ours
         try:
-            pid, _ = os.waitpid(-1, 0 if isolated else os.WNOHANG)
+            pid, _ = os.waitpid(-1, 0 if tier != "none" else os.WNOHANG)
         except ChildProcessError:
             break
         if pid == 0:
             break
-    if not isolated:
+    if tier != "bwrap":
+        remove_ipc_objects(owner=os.getuid() if student_uid is None else student_uid)
         shutil.rmtree(directory, ignore_errors=True)
         return status, not os.path.exists(directory)
     remove_ipc_objects()
@@ -271,11 +389,25 @@ def end_session(*, child: int, isolated: bool, directory: str) -> tuple[int, boo
     return status, clean
 
 
+def folder_bytes(folder: str, *, limit: int) -> int:
+    """The bytes below `folder` (allocated blocks), counting at most `limit` entries: more counts as too much."""
+    total = 0
+    entries = 0
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            entries += 1
+            if entries > limit:
+                return sys.maxsize
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+    return total
+
+
 def send(control: socket.socket, message: dict[str, Any]) -> None:
     control.send(json.dumps(message).encode())
 
 
-def serve(*, control: socket.socket, isolated: bool) -> None:
+def serve(*, control: socket.socket, tier: str, disk_bytes: int) -> None:
     """Answer control messages until the trusted side closes the socket."""
     while True:
         data, fds, _, _ = socket.recv_fds(control, CONTROL_MESSAGE_BYTES, 2)
@@ -289,26 +421,41 @@ def serve(*, control: socket.socket, isolated: bool) -> None:
             continue
         results_fd, output_fd = fds
         # The sandbox's scratch tmpfs is emptied after every session; without the sandbox, a fresh folder.
-        directory = SANDBOX_SCRATCH if isolated else tempfile.mkdtemp(prefix="session-", dir=os.getcwd())
+        directory = SANDBOX_SCRATCH if tier == "bwrap" else tempfile.mkdtemp(prefix="session-", dir=os.getcwd())
+        if tier.startswith("uid:"):
+            os.chown(directory, int(tier.removeprefix("uid:")), int(tier.removeprefix("uid:")))
         sys.stdout.flush()
         sys.stderr.flush()
         child = os.fork()
         if child == 0:
             control.close()
-            run_child(results_fd=results_fd, output_fd=output_fd, directory=directory, limits=message["limits"])
+            run_child(
+                results_fd=results_fd, output_fd=output_fd, directory=directory, limits=message["limits"], tier=tier
+            )
         os.close(results_fd)
         os.close(output_fd)
         send(control, {"op": "started", "pid": child})
+        reason = None
+        # Without the sandbox's size-capped tmpfs, the session folder is watched: past the budget, the session ends.
+        control.settimeout(None if tier == "bwrap" else DISK_CHECK_SECONDS)
         while True:
-            data = control.recv(CONTROL_MESSAGE_BYTES)
+            try:
+                data = control.recv(CONTROL_MESSAGE_BYTES)
+            except TimeoutError:
+                if reason is None and folder_bytes(directory, limit=100_000) > disk_bytes:
+                    reason = f"your code wrote more than {disk_bytes // 2**20} MB to disk"
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(child, signal.SIGKILL)
+                continue
             if not data:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(child, signal.SIGKILL)
                 return
             if json.loads(data).get("op") == "end":
                 break
-        status, clean = end_session(child=child, isolated=isolated, directory=directory)
-        send(control, {"op": "ended", "status": status, "clean": clean})
+        control.settimeout(None)
+        status, clean = end_session(child=child, tier=tier, directory=directory)
+        send(control, {"op": "ended", "status": status, "clean": clean, "reason": reason})
 
 
 def leave_namespace_root() -> None:
@@ -333,9 +480,11 @@ def leave_namespace_root() -> None:
 
 
 def main(argv: list[str]) -> int:
-    control_fd, mode = int(argv[0]), argv[1]
-    if mode == "bwrap" and os.getuid() == 0:
+    control_fd, tier, disk_mb = int(argv[0]), argv[1], int(argv[2])
+    if tier == "bwrap" and os.getuid() == 0:
         leave_namespace_root()
+    if tier.startswith("uid:"):  # the slot's processes, orphaned, come back to this worker to be reaped
+        _libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     control = socket.socket(fileno=control_fd)
     warm_up()
     for number in IGNORED_SIGNALS:
@@ -344,7 +493,7 @@ def main(argv: list[str]) -> int:
     _libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     threads = len(os.listdir("/proc/self/task"))
     send(control, {"op": "ready", "pid": os.getpid(), "threads": threads})
-    serve(control=control, isolated=mode == "bwrap")
+    serve(control=control, tier=tier, disk_bytes=disk_mb * 2**20)
     return 0
 
 
