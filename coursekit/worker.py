@@ -442,8 +442,8 @@ class WorkerSession:
         # Why the worker ended the session itself (a disk budget), when it did.
         self._end_reason: str | None = None
         self._worker = pool.worker(slot)
-        # The budget starts once the worker is warm: its start-up is not the student's time.
-        self._deadline = time.monotonic() + self.limits.time_seconds
+        # Until the child has the hand-in's files, the kit's own time limit applies, not the student's budget.
+        self._deadline = time.monotonic() + END_TIMEOUT_SECONDS
         self._results, child_results = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         output_read, output_write = os.pipe()
         self._output = _OutputCollector(read_fd=output_read, limit=self.limits.output_kb * 1024)
@@ -464,6 +464,8 @@ class WorkerSession:
         except (TimeoutError, ConnectionError, OSError):
             self._end_child()
             self._failure = StudentCrash("the hand-in's files could not be handed to the worker process")
+        # The budget starts once the child has its files: the worker's start-up and the fork are not the student's.
+        self._deadline = time.monotonic() + self.limits.time_seconds
 
     @property
     def output(self) -> str:

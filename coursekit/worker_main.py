@@ -241,7 +241,6 @@ def run_child(*, results_fd: int, output_fd: int, directory: str, limits: dict[s
         set_limits(limits, mapped=mapped)
         from coursekit import probes, seccomp
 
-
         # Last before the student's code: no ptrace, io_uring, namespaces, mounts, keyrings, bpf or sockets
         # other than AF_UNIX, for this process and everything it starts.
         seccomp.install_student_filter()
@@ -324,16 +323,15 @@ def empty_folder(folder: Path) -> bool:
 
 
 def processes_of(uid: int) -> list[int]:
-    """Every process on the host whose real uid is `uid`."""
+    """Every live process on the host whose real uid is `uid` (zombies are dead already: they wait to be reaped)."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            with contextlib.suppress(OSError), open(f"/proc/{entry}/status") as status:
-                for line in status:
-                    if line.startswith("Uid:"):
-                        if int(line.split()[1]) == uid:
-                            found.append(int(entry))
-                        break
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                with open(f"/proc/{entry}/status") as status:
+                    fields = dict(line.split(":", 1) for line in status if ":" in line)
+                if int(fields["Uid"].split()[0]) == uid and not fields["State"].strip().startswith(("Z", "X")):
+                    found.append(int(entry))
     return found
 
 
