@@ -239,7 +239,7 @@ def grade_handin(*, course_dir: Path, handin_dir: Path) -> dict[str, Any]:
     course = load_course(course_dir / "course.yml")
     graders = course_dir / "graders"
     student = InProcessStudent(handin_dir)
-    plugin = GradingPlugin(course, lambda _part: student)
+    plugin = GradingPlugin(course, lambda _part: student, handin_dir=handin_dir)
     collection = _CollectionErrors()
     started = time.perf_counter()
     # Unlike class grading, a grader file that does not collect is reported, and the others still run.

@@ -147,12 +147,15 @@ class _MemoryWatch:
         return report
 
 
-def run_graders(*, graders_dir: Path, course: Course, student_for_part: Callable[[str], Student]) -> GradingPlugin:
+def run_graders(
+    *, graders_dir: Path, course: Course, student_for_part: Callable[[str], Student], handin_dir: Path | None = None
+) -> GradingPlugin:
     """Run the hidden graders once for one student; return the plugin holding a verdict per grader test.
 
-    pytest is configured only from graders/pytest.ini (`-c`), never from anything inside a hand-in.
+    pytest is configured only from graders/pytest.ini (`-c`), never from anything inside a hand-in. `handin_dir`:
+    the unpacked hand-in, whose source graders may read (never run) on this side.
     """
-    plugin = GradingPlugin(course, student_for_part)
+    plugin = GradingPlugin(course, student_for_part, handin_dir=handin_dir)
     memory = _MemoryWatch()
     captured = io.StringIO()
     with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
@@ -247,7 +250,9 @@ def grade_handin(
         return sessions[part]
 
     try:
-        plugin = run_graders(graders_dir=course_dir / "graders", course=course, student_for_part=student_for_part)
+        plugin = run_graders(
+            graders_dir=course_dir / "graders", course=course, student_for_part=student_for_part, handin_dir=handin_dir
+        )
     finally:
         for session in sessions.values():
             session.close()

@@ -2,7 +2,8 @@
 
 Graders are ordinary pytest tests marked ``@pytest.mark.points(2, exercise="1.1")`` that take a
 `student` fixture. The plugin supplies that fixture (one student handle per part, from
-`student_for_part`), and records one `Verdict` per test. A verdict's message is what the student
+`student_for_part`) and `handin_source` (the hand-in's source as the trusted side read it, for checks that
+read code rather than run it), and records one `Verdict` per test. A verdict's message is what the student
 reads: the grader's hint for a failed check or the student's own error, never the grader's code.
 
 For instructors: ``pytest -p coursekit.plugin graders --handin solutions`` runs the graders in-process.
@@ -19,6 +20,7 @@ import pytest
 
 from coursekit.config import Course, load_course
 from coursekit.escaping import MAX_MESSAGE_CHARS, cut
+from coursekit.source_check import HandinSource
 from coursekit.student import InProcessStudent, Student, StudentError
 
 MARKERS = ('points(value, exercise): points a grader test is worth, and the exercise id it judges (e.g. "1.2")',)
@@ -56,11 +58,15 @@ def student_message(error: BaseException) -> tuple[str, bool]:
 
 
 class GradingPlugin:
-    """Supplies `student` and `course` fixtures and records a Verdict per grader test."""
+    """Supplies `student`, `handin_source` and `course` fixtures and records a Verdict per grader test."""
 
-    def __init__(self, course: Course, student_for_part: Callable[[str], Student]) -> None:
+    def __init__(
+        self, course: Course, student_for_part: Callable[[str], Student], handin_dir: Path | None = None
+    ) -> None:
         self.course_config = course
         self.student_for_part = student_for_part
+        # Read before any of the student's code runs, from the folder intake wrote (the sandbox never writes it).
+        self.source = HandinSource.read(handin_dir) if handin_dir is not None else None
         self.verdicts: list[Verdict] = []
         # Plain data a grader hands to the feedback (e.g. "fit": the weights the student's loop reached).
         self.attachments: dict[str, Any] = {}
@@ -77,6 +83,13 @@ class GradingPlugin:
     def student(self, request: pytest.FixtureRequest) -> Student:
         _, part, _ = self.part_of(request.node)
         return self.student_for_part(part)
+
+    @pytest.fixture
+    def handin_source(self) -> HandinSource:
+        """The hand-in's modules as the trusted side holds them; a grader reads them, never runs them."""
+        if self.source is None:
+            raise RuntimeError("this grading run was started without the hand-in's folder")
+        return self.source
 
     @pytest.fixture
     def attach(self) -> Callable[[str, Any], None]:
@@ -150,5 +163,5 @@ def pytest_configure(config: pytest.Config) -> None:
         if not course_path.exists():
             course_path = Path(config.rootpath).parent / "course.yml"
         student = InProcessStudent(handin)
-        plugin = GradingPlugin(load_course(course_path), lambda _part: student)
+        plugin = GradingPlugin(load_course(course_path), lambda _part: student, handin_dir=handin)
         config.pluginmanager.register(plugin, "coursekit-grading")

@@ -191,21 +191,24 @@ def probe_model_structure(handin: Handin, *, n_hidden: int | None) -> dict[str, 
 def probe_model_forward(
     handin: Handin,
     *,
-    n_hidden: int,
+    n_hidden: int | None,
     state: dict[str, Tensor],
     x: Tensor,
     hook_offset: float,
     grad_output: Tensor,
     activation_input: Tensor,
 ) -> dict[str, Any]:
-    """Load the grader's weights, call the model with a forward hook that adds `hook_offset`, backpropagate.
+    """Build TemperatureNet(n_hidden) (None: with its default), load the grader's weights, call the model with a
+    forward hook that adds `hook_offset`, backpropagate.
 
     The hook is the grader's witness that the module was called through nn.Module.__call__: if hooks
     are skipped, the offset is missing from the output the grader receives.
     """
-    model = _call(handin, handin.function("model.TemperatureNet"), n_hidden)
+    cls = handin.function("model.TemperatureNet")
+    model = _call(handin, cls) if n_hidden is None else _call(handin, cls, n_hidden)
     if not isinstance(model, nn.Module):
-        raise StudentFailure(f"TemperatureNet({n_hidden}) built a {type(model).__name__}, not an nn.Module")
+        built = f"TemperatureNet({'' if n_hidden is None else n_hidden})"
+        raise StudentFailure(f"{built} built a {type(model).__name__}, not an nn.Module")
     try:
         model.load_state_dict(state, strict=True)
     except (RuntimeError, KeyError) as error:
@@ -247,11 +250,12 @@ def probe_count_parameters(handin: Handin, *, layers: list[tuple[str, list[int]]
     for name, parameter in model.named_parameters():
         parameter.requires_grad_(name not in frozen)
     result = _call(handin, handin.function("model.count_parameters"), model)
+    returned = type(result).__name__  # before a one-element tensor becomes a number
     if isinstance(result, Tensor) and result.numel() == 1:
         result = result.item()
     if isinstance(result, bool) or not isinstance(result, int | float):
         raise StudentFailure(f"count_parameters returned {type(result).__name__}, expected an int")
-    return {"count": result, "type": type(result).__name__}
+    return {"count": result, "type": returned}
 
 
 def probe_split_indices(handin: Handin, *, cases: list[tuple[int, float | None, int | None]]) -> dict[str, Any]:

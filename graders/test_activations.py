@@ -4,6 +4,9 @@ Every check sends inputs chosen here (fresh random tensors, large magnitudes, 0-
 student's function through the `value_and_grad` probe and judges the plain data that comes back against
 torch's own activation, computed in this process. Inputs stay clear of kinks (relu and leaky_relu at 0,
 hardtanh at its bounds, softplus where beta * x == threshold): there any subgradient is fine.
+
+"Built from elementary operations" is judged from the hand-in's source, read here (`handin_source`): which
+names the function can reach. The operators the student's process says it ran can only deny that point.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from coursekit.source_check import UNKNOWN_ROOT, HandinSource, Reference
 from coursekit.student import Student
 
 # A fresh stream per grading run: a hand-in cannot be tuned to fixed inputs.
@@ -68,6 +72,36 @@ _FORBIDDEN_OPS = {
     "special_expit": "torch.special.expit",
     "logit": "torch.logit",
 }
+
+
+def _squash(name: str) -> str:
+    return name.lower().replace("_", "")
+
+
+# The same operators as names in the source, lower-cased without underscores: a torch name with such a part
+# (torch.tanh, F.relu, torch.ops.aten.tanh.default, nn.LeakyReLU, torch._C._VariableFunctions.sigmoid), or an
+# attribute of a value the check cannot name (x.tanh(), x.sigmoid_()), is torch's own activation.
+_FORBIDDEN_NAMES = {_squash(op): op for op in _FORBIDDEN_OPS} | {
+    "expit": "special_expit",
+    "relu6": "hardtanh",  # F.relu6 / nn.ReLU6 run hardtanh
+    "tanhshrink": "tanh",  # F.tanhshrink / nn.Tanhshrink run tanh
+}
+# Parts of torch that reach operators by name, register or compile code, or unpickle objects: past them the
+# check cannot see which operations run.
+_UNREADABLE_TORCH = (
+    ("ops",),
+    ("library",),
+    ("jit",),
+    ("compile",),
+    ("fx",),
+    ("export",),
+    ("overrides",),
+    ("utils", "cpp_extension"),
+    ("hub",),
+    ("package",),
+    ("load",),
+    ("serialization",),
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -377,11 +411,58 @@ def check_shape(student: Student, activation: Activation, case: str) -> None:
         _assert_values(activation, result["value"], x, {}, activation.reference(x))
 
 
-def check_elementary(student: Student, activation: Activation) -> None:
+def _torch_activation(reference: Reference) -> str | None:
+    """The ATen operator this name can be (a key of _FORBIDDEN_OPS), or None."""
+    if reference.parts[0] not in ("torch", UNKNOWN_ROOT):
+        return None
+    for part in reference.parts[1:]:
+        if _squash(part) in _FORBIDDEN_NAMES:
+            return _FORBIDDEN_NAMES[_squash(part)]
+    return None
+
+
+def _shown(reference: Reference) -> str:
+    if reference.parts[0] == UNKNOWN_ROOT:
+        attribute = reference.parts[-1]
+        return f".{attribute} of a value (a tensor's .{attribute} is Tensor.{attribute})"
+    return reference.name
+
+
+def _unreadable(reference: Reference) -> bool:
+    parts = reference.parts
+    return parts[0] == "torch" and any(parts[1 : 1 + len(entry)] == entry for entry in _UNREADABLE_TORCH)
+
+
+def check_elementary(student: Student, handin_source: HandinSource, activation: Activation) -> None:
+    """The value comes from the student's process; which operations the function can use, from its source here."""
     x = _random_inputs(activation, {}, torch.float32)
     result = _probe(student, activation, x, {}, None)
     # Only a function that computes the activation earns the point for how it computes it.
     _assert_values(activation, result["value"], x, {}, activation.reference(x))
+    reach = handin_source.reach("activations", activation.name)
+    for reference in reach.references:
+        base = _torch_activation(reference)
+        if base is not None:
+            pytest.fail(
+                f"{activation.name} uses torch's own {base}: {handin_source.where(reference.module, reference.line)} "
+                f"refers to {_shown(reference)}; build it from {activation.elementary}",
+                pytrace=False,
+            )
+    unreadable = [(u.module, u.line, u.reason) for u in reach.unverifiable] + [
+        (r.module, r.line, f"uses {r.name}, past which the check cannot see which operations run")
+        for r in (*reach.references, *reach.on_import)
+        if _unreadable(r)
+    ]
+    if unreadable:
+        module, line, reason = unreadable[0]
+        pytest.fail(
+            f"could not verify that {activation.name} is built from elementary operations: "
+            f"{handin_source.where(module, line)} {reason}. This is not an accusation: the check reads your code "
+            f"to see which operations it uses, and it cannot follow this. Write the operations out (torch.exp(x), "
+            f"not getattr(torch, name)(x)) to earn this point.",
+            pytrace=False,
+        )
+    # What the student's process reports it ran can only deny the point, never earn it.
     for op in result["ops"]:
         base = str(op).removeprefix("aten::").rstrip("_")
         if base in _FORBIDDEN_OPS:
@@ -428,9 +509,9 @@ def test_tanh_shape(student: Student, case: str) -> None:
 
 
 @pytest.mark.points(1, exercise="1.1")
-def test_tanh_elementary(student: Student) -> None:
+def test_tanh_elementary(student: Student, handin_source: HandinSource) -> None:
     """tanh is built from elementary operations, not torch's own tanh"""
-    check_elementary(student, ACTIVATIONS["tanh"])
+    check_elementary(student, handin_source, ACTIVATIONS["tanh"])
 
 
 # --- 1.2 sigmoid (5 points) ---------------------------------------------------------------------------------
@@ -465,9 +546,9 @@ def test_sigmoid_shape(student: Student, case: str) -> None:
 
 
 @pytest.mark.points(1, exercise="1.2")
-def test_sigmoid_elementary(student: Student) -> None:
+def test_sigmoid_elementary(student: Student, handin_source: HandinSource) -> None:
     """sigmoid is built from elementary operations, not torch's own sigmoid"""
-    check_elementary(student, ACTIVATIONS["sigmoid"])
+    check_elementary(student, handin_source, ACTIVATIONS["sigmoid"])
 
 
 # --- 1.3 relu (5 points) ------------------------------------------------------------------------------------
@@ -502,9 +583,9 @@ def test_relu_shape(student: Student, case: str) -> None:
 
 
 @pytest.mark.points(1, exercise="1.3")
-def test_relu_elementary(student: Student) -> None:
+def test_relu_elementary(student: Student, handin_source: HandinSource) -> None:
     """relu is built from elementary operations, not torch's own relu"""
-    check_elementary(student, ACTIVATIONS["relu"])
+    check_elementary(student, handin_source, ACTIVATIONS["relu"])
 
 
 # --- 1.4 leaky_relu (5 points) ------------------------------------------------------------------------------
@@ -552,9 +633,9 @@ def test_leaky_relu_shape(student: Student, case: str) -> None:
 
 
 @pytest.mark.points(1, exercise="1.4")
-def test_leaky_relu_elementary(student: Student) -> None:
+def test_leaky_relu_elementary(student: Student, handin_source: HandinSource) -> None:
     """leaky_relu is built from elementary operations, not torch's own leaky_relu"""
-    check_elementary(student, ACTIVATIONS["leaky_relu"])
+    check_elementary(student, handin_source, ACTIVATIONS["leaky_relu"])
 
 
 # --- 1.5 hardtanh (5 points) --------------------------------------------------------------------------------
@@ -602,9 +683,9 @@ def test_hardtanh_shape(student: Student, case: str) -> None:
 
 
 @pytest.mark.points(1, exercise="1.5")
-def test_hardtanh_elementary(student: Student) -> None:
+def test_hardtanh_elementary(student: Student, handin_source: HandinSource) -> None:
     """hardtanh is built from elementary operations, not torch's own hardtanh"""
-    check_elementary(student, ACTIVATIONS["hardtanh"])
+    check_elementary(student, handin_source, ACTIVATIONS["hardtanh"])
 
 
 # --- 1.6 softplus (5 points) --------------------------------------------------------------------------------
@@ -654,6 +735,6 @@ def test_softplus_shape(student: Student, case: str) -> None:
 
 
 @pytest.mark.points(1, exercise="1.6")
-def test_softplus_elementary(student: Student) -> None:
+def test_softplus_elementary(student: Student, handin_source: HandinSource) -> None:
     """softplus is built from elementary operations, not torch's own softplus"""
-    check_elementary(student, ACTIVATIONS["softplus"])
+    check_elementary(student, handin_source, ACTIVATIONS["softplus"])

@@ -1,13 +1,17 @@
 """Hidden graders for Exercise 2, the custom nn.Module (part `model`, 30 points: 2.1 22, 2.2 8).
 
-TemperatureNet is judged on what it registered (`model_structure`) and on what it computes with weights
-chosen here (`model_forward`): the output, the gradients and the hidden activation are recomputed in this
-process with torch and compared. count_parameters runs on generic models the grader describes, so a
-broken TemperatureNet costs 2.1's points only.
+TemperatureNet is judged on what it computes with weights chosen here (`model_forward`): the output, the
+gradients and the hidden activation are recomputed in this process with torch and compared. What the student's
+process reports about the model (`model_structure`: its children, parameter shapes, whether it overrides
+__call__) only denies points: each structural point also needs the model's output for the grader's weights,
+loaded under the contract's names, to be what a network of those layers computes. count_parameters runs on
+generic models the grader describes, so a broken TemperatureNet costs 2.1's points only.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -48,26 +52,72 @@ def _close(got: Tensor | None, expected: Tensor) -> bool:
     return got is not None and got.shape == expected.shape and torch.allclose(got, expected, rtol=_RTOL, atol=_ATOL)
 
 
-def _forward(student: Student, n_hidden: int, batch: int) -> tuple[dict[str, Any], dict[str, Tensor], Tensor, float]:
-    """Run the student's model on the grader's weights; (result, weights, input, hook offset)."""
-    state = _weights(n_hidden)
+@dataclasses.dataclass(frozen=True)
+class ForwardRun:
+    """The student's model run on the grader's weights and inputs, and what came back."""
+
+    result: dict[str, Any]
+    state: dict[str, Tensor]
+    x: Tensor
+    hook_offset: float
+    grad_output: Tensor
+    activation_input: Tensor
+
+
+def _forward(student: Student, n_hidden: int | None, batch: int) -> ForwardRun:
+    """Run TemperatureNet(n_hidden) (None: its default, 13 by the contract) on fresh weights of the grader's."""
+    state = _weights(13 if n_hidden is None else n_hidden)
     x = _randn(batch, 1, scale=2.0)
     hook_offset = float(torch.rand((), generator=_GENERATOR)) + 0.5
+    grad_output, activation_input = _randn(batch, 1), _randn(4, 6, scale=3.0)
     result = student.run(
         "model_forward",
         n_hidden=n_hidden,
         state=state,
         x=x,
         hook_offset=hook_offset,
-        grad_output=_randn(batch, 1),
-        activation_input=_randn(4, 6, scale=3.0),
+        grad_output=grad_output,
+        activation_input=activation_input,
     )
-    return result, state, x, hook_offset
+    return ForwardRun(result, state, x, hook_offset, grad_output, activation_input)
 
 
 def _matches(output: Tensor, expected: Tensor, hook_offset: float) -> bool:
     """Whether the output is `expected`, with the hook's offset added or (hooks skipped) without it."""
     return _close(output, expected + hook_offset) or _close(output, expected)
+
+
+# The activations a 1 -> n -> 1 network of the contract's layers is likely to use (the forward check names each).
+NETWORK_ACTIVATIONS: tuple[Callable[[Tensor], Tensor], ...] = (torch.tanh, lambda h: h, torch.relu, torch.sigmoid)
+
+
+def network_activation(run: ForwardRun) -> Callable[[Tensor], Tensor] | None:
+    """The activation of the network whose output (in any layout) the model gave for the grader's weights, or None.
+
+    This is the behavioural evidence behind every structural point: the grader's random weights, loaded under
+    hidden_linear and output_linear, produced exactly what a network of those layers computes.
+    """
+    output = run.result["output"]
+    if output.numel() != run.x.shape[0]:
+        return None
+    for activation in NETWORK_ACTIVATIONS:
+        if _matches(output.reshape(-1, 1), _network(run.state, run.x, activation), run.hook_offset):
+            return activation
+    return None
+
+
+def computes_an_activation(run: ForwardRun) -> bool:
+    """Whether hidden_activation, called alone, computed one of those activations elementwise."""
+    got = run.result["activation_output"]
+    return got is not None and any(_close(got, a(run.activation_input)) for a in NETWORK_ACTIVATIONS)
+
+
+def not_confirmed(claim: str) -> str:
+    return (
+        f"the check confirms {claim} only by what the model computes: with the grader's weights loaded into "
+        "hidden_linear and output_linear, TemperatureNet's output is not output_linear(activation(hidden_linear(x))) "
+        "for tanh or another usual activation (see the forward check)"
+    )
 
 
 # --- 2.1 TemperatureNet (22 points) -------------------------------------------------------------------------
@@ -90,6 +140,12 @@ def test_registers_three_submodules(student: Student, n_hidden: int | None) -> N
     assert not missing and not extra, (
         f"TemperatureNet registers {names}: name its submodules exactly hidden_linear, hidden_activation "
         f"and output_linear (no others), assigned as attributes in __init__"
+    )
+    run = _forward(student, n_hidden, 5)
+    assert network_activation(run) is not None, not_confirmed("the three submodules")
+    assert computes_an_activation(run), (
+        "TemperatureNet.hidden_activation, called on its own, does not compute an activation elementwise: "
+        "register the tanh module itself (self.hidden_activation = nn.Tanh())"
     )
 
 
@@ -119,26 +175,39 @@ def test_parameter_shapes(student: Student, n_hidden: int | None) -> None:
         )
     frozen = [name for name, _, requires_grad in structure["parameters"] if not requires_grad]
     assert not frozen, f"{built} freezes {frozen}: every parameter must be trainable (requires_grad)"
+    # The grader's weights of these shapes load under these names, and each one gets its gradient.
+    run = _forward(student, n_hidden, 5)
+    activation = network_activation(run)
+    assert activation is not None, not_confirmed("the parameters' names and shapes")
+    state = {name: tensor.clone().requires_grad_(True) for name, tensor in run.state.items()}
+    _network(state, run.x, activation).backward(run.grad_output)
+    for name, parameter in state.items():
+        got = run.result["grads"].get(name)
+        assert _close(got, parameter.grad), (
+            f"{built}: no gradient, or a different one, reaches {name}: every parameter must be trainable "
+            f"(requires_grad) and used in forward"
+        )
 
 
 @pytest.mark.points(1, exercise="2.1")
 @pytest.mark.parametrize("batch", [1, 7], ids=["N=1", "N=7"])
 def test_output_shape(student: Student, batch: int) -> None:
     """TemperatureNet maps a batch of shape [N, 1] to [N, 1]"""
-    result, *_ = _forward(student, 13, batch)
-    shape = list(result["output"].shape)
+    run = _forward(student, 13, batch)
+    shape = list(run.result["output"].shape)
     assert shape == [batch, 1], (
         f"TemperatureNet's output for an input of shape [{batch}, 1] has shape {shape}: keep the batch "
         f"dimension (no squeeze, no flatten) and end with output_linear"
     )
+    assert network_activation(run) is not None, not_confirmed("the output's shape")
 
 
 @pytest.mark.points(2.5, exercise="2.1")
 @pytest.mark.parametrize("n_hidden", [13, 5], ids=["n_hidden=13", "n_hidden=5"])
 def test_forward_computes_the_network(student: Student, n_hidden: int) -> None:
     """TemperatureNet computes output_linear(tanh(hidden_linear(x)))"""
-    result, state, x, hook_offset = _forward(student, n_hidden, 9)
-    output = result["output"]
+    run = _forward(student, n_hidden, 9)
+    output, state, x, hook_offset = run.result["output"], run.state, run.x, run.hook_offset
     expected = _network(state, x, torch.tanh)
     assert output.shape == expected.shape, f"TemperatureNet's output has shape {list(output.shape)}, expected [9, 1]"
     if _matches(output, expected, hook_offset):
@@ -168,18 +237,26 @@ def test_forward_hooks_run(student: Student) -> None:
     # The same weights and input twice, with hooks adding different offsets: the outputs differ by exactly
     # the offsets' difference when the hooks run, whatever the network computes.
     state, x = _weights(13), _randn(6, 1, scale=2.0)
-    outputs = []
-    for hook_offset in (0.0, 1.5):
-        result = student.run(
-            "model_forward",
-            n_hidden=13,
-            state=state,
-            x=x,
-            hook_offset=hook_offset,
-            grad_output=torch.ones(6, 1),
-            activation_input=torch.zeros(1),
+    runs = [
+        ForwardRun(
+            student.run(
+                "model_forward",
+                n_hidden=13,
+                state=state,
+                x=x,
+                hook_offset=hook_offset,
+                grad_output=torch.ones(6, 1),
+                activation_input=torch.zeros(1),
+            ),
+            state,
+            x,
+            hook_offset,
+            torch.ones(6, 1),
+            torch.zeros(1),
         )
-        outputs.append(result["output"])
+        for hook_offset in (0.0, 1.5)
+    ]
+    outputs = [run.result["output"] for run in runs]
     assert outputs[0].shape == outputs[1].shape == (6, 1), "TemperatureNet's output must have shape [N, 1]"
     assert not _close(outputs[1], outputs[0]), (
         "TemperatureNet's forward hooks did not run: do not override __call__ — nn.Module.__call__ runs "
@@ -189,6 +266,7 @@ def test_forward_hooks_run(student: Student) -> None:
         "TemperatureNet gives different outputs for the same weights and input: forward must not depend on "
         "anything but its input and parameters"
     )
+    assert network_activation(runs[0]) is not None, not_confirmed("that the forward hooks run")
 
 
 @pytest.mark.points(1, exercise="2.1")
@@ -197,6 +275,14 @@ def test_call_not_overridden(student: Student) -> None:
     structure = student.run("model_structure", n_hidden=None)
     assert not structure["overrides_call"], (
         "TemperatureNet overrides __call__: define forward only, and let nn.Module.__call__ run it with its hooks"
+    )
+    # The evidence: nn.Module.__call__ runs the forward hooks, so the hook's offset is in the output.
+    run = _forward(student, 13, 6)
+    activation = network_activation(run)
+    assert activation is not None, not_confirmed("that nn.Module.__call__ runs forward")
+    assert _close(run.result["output"], _network(run.state, run.x, activation) + run.hook_offset), (
+        "TemperatureNet's forward hooks did not run, so nn.Module.__call__ did not call forward: do not override "
+        "__call__, and call the model (model(x)), never model.forward(x)"
     )
 
 
@@ -250,6 +336,7 @@ def test_hidden_activation_is_tanh(student: Student) -> None:
         "TemperatureNet.hidden_activation does not compute tanh elementwise (nn.Tanh(), or a module whose "
         "forward returns tanh(x) with x's shape)"
     )
+    assert network_activation(_forward(student, 13, 5)) is not None, not_confirmed("a tanh hidden_activation")
 
 
 # --- 2.2 count_parameters (8 points) ------------------------------------------------------------------------
@@ -325,7 +412,15 @@ def test_count_any_layer(student: Student) -> None:
 @pytest.mark.points(1, exercise="2.2")
 def test_count_returns_int(student: Student) -> None:
     """count_parameters returns a Python int"""
-    result = student.run("count_parameters", layers=[("linear", [1, 4]), ("tanh", []), ("linear", [4, 1])], frozen=[])
-    assert result["type"] == "int", (
-        f"count_parameters returned a {result['type']}: return a Python int (sum of p.numel(), not a tensor or a float)"
+    layers = [("linear", [1, 4]), ("tanh", []), ("linear", [4, 1])]
+    result = student.run("count_parameters", layers=layers, frozen=[])
+    # The reported type can only deny the point; the count itself is checked here, and its type as it arrived.
+    returned = result["type"] if result["type"] != "int" else type(result["count"]).__name__
+    assert returned == "int", (
+        f"count_parameters returned a {returned}: return a Python int (sum of p.numel(), not a tensor or a float)"
+    )
+    expected = _count(layers, [])[0]
+    assert result["count"] == expected, (
+        f"count_parameters(Linear(1, 4) -> Tanh -> Linear(4, 1)) is {result['count']}, expected {expected}: "
+        "the int must be the count of trainable scalars"
     )

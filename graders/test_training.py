@@ -4,6 +4,9 @@ Every verdict is computed here from plain data a probe returned, against this fi
 the grader draws the weights and data, replays the reference loop itself, evaluates the returned
 weights on a held-out set the student's code never sees, and recomputes the plotted curve. The
 model is a generic nn.Sequential described by `layers`, so a broken model.py costs model points only.
+What the student's process reports about its own run (the forward calls it saw, the figure's labels and
+points) only denies points: each such point also needs the trained weights, or the plotted curve, to be
+what the grader computes.
 """
 
 from __future__ import annotations
@@ -338,8 +341,12 @@ def test_training_follows_reference(student: Student, course: Course) -> None:
     )
 
 
+# Loops that step on the training loss of model(t_u_train) once or more per epoch, whatever else they get wrong.
+TRAINS_ON_TRAINING_DATA = ("reference", "no-zero-grad", "two-steps", "epoch-short", "epoch-long")
+
+
 @pytest.mark.points(3, exercise="3.2")
-def test_validation_without_grad(student: Student) -> None:
+def test_validation_without_grad(student: Student, course: Course) -> None:
     """training_loop runs one training forward per epoch and the validation forward under torch.no_grad()"""
     problem, run = trajectory_run(student)
     calls: list[tuple[int, bool]] = run["forward_calls"]
@@ -358,6 +365,14 @@ def test_validation_without_grad(student: Student) -> None:
     assert not any(val_calls), (
         "the validation forward pass ran with gradients enabled: wrap it in `with torch.no_grad():` "
         "so the validation loss never takes part in the gradient"
+    )
+    # The record above comes from the student's process: the point rests on the weights the loop reached.
+    tolerance = course.thresholds["training_trajectory_tolerance"]
+    assert any(
+        state_distance(run["state"], replay(problem, variant).state) <= tolerance for variant in TRAINS_ON_TRAINING_DATA
+    ), (
+        "this point also needs the weights of the model you were given to end where a loop that steps on the "
+        "training loss every epoch puts them, and they do not (see the trajectory check)"
     )
 
 
@@ -504,6 +519,25 @@ def curve_mistake(run: PlotRun, curves: list[tuple[Tensor, Tensor]]) -> str:
     return "the curve's heights are not the model's predictions: plot model(scale * t_range) against t_range"
 
 
+def shows_the_model(run: PlotRun) -> bool:
+    """Whether some series of the figure is the grader's model's prediction (at any scale tried, or over 20..89).
+
+    The evidence behind the points for the measurements and the labels, which the student's process reports:
+    only a plot_fit that ran the model it was given draws its predictions for the grader's weights.
+    """
+    over_inputs = run.expected_curve(torch.arange(20.0, 90.0).double())
+    for _, _, x, y in series(run.figure):
+        if close(y, over_inputs) or any(close(y, run.expected_curve(x, scale=s)) for s in {run.scale, 0.1, 1.0}):
+            return True
+    return False
+
+
+NOT_SHOWN = (
+    "the figure does not show the model's prediction for the weights it was given (see the curve check), and this "
+    "point needs a figure plot_fit drew with that model"
+)
+
+
 def the_curve(run: PlotRun) -> tuple[dict[str, Any] | None, str]:
     """(the axes holding the model's curve, or None, and the likely mistake when there is none)."""
     lines = [(axes, x, y) for axes, kind, x, y in series(run.figure) if kind == "line"]
@@ -519,6 +553,7 @@ def test_plot_shows_measurements(student: Student) -> None:
     run = plot_run(student, None)
     shown = series(run.figure)
     if any(kind in ("points", "scatter") and same_pairs(x, y, run.t_u, run.t_c) for _, kind, x, y in shown):
+        assert shows_the_model(run), NOT_SHOWN
         return
     if any(same_pairs(x, y, run.t_u, run.t_c) for _, _, x, y in shown):
         pytest.fail("the measurements are joined by a line: draw them as points, ax.plot(t_u, t_c, 'o') or ax.scatter")
@@ -558,6 +593,7 @@ def test_plot_labels_axes(student: Student) -> None:
         ax for ax in candidates if says(ax["xlabel"], "fahrenheit", "°F") and says(ax["ylabel"], "celsius", "°C")
     ]
     if labelled:
+        assert shows_the_model(run), NOT_SHOWN
         return
     if any(says(ax["xlabel"], "celsius", "°C") and says(ax["ylabel"], "fahrenheit", "°F") for ax in candidates):
         pytest.fail("the axis labels are swapped: x is Fahrenheit, y is Celsius")

@@ -242,7 +242,7 @@ BUGGY_ACTIVATIONS = {
         "1.1",
         "e^x overflows for x > 88 in float32",
     ),
-    "calls-torch-tanh": ("tanh", "def tanh(x):\n    return x.tanh()", "1.1", "did you call torch.tanh"),
+    "calls-torch-tanh": ("tanh", "def tanh(x):\n    return x.tanh()", "1.1", "uses torch's own tanh"),
     "sigmoid-overflows": (
         "sigmoid",
         "def sigmoid(x):\n    return 1 / (1 + torch.exp(-x))",
@@ -289,6 +289,74 @@ def test_buggy_activations_lose_points_with_a_hint(pytester: pytest.Pytester, tm
     assert any(hint in message for message in messages), messages
 
 
+# Torch's own activations under other names: each costs its elementary point, and the message names the line.
+DISGUISED = """
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch import sigmoid as _logistic
+
+_tanh = torch.tanh
+_softplus = nn.Softplus()
+
+
+def _helper(x):
+    return _tanh(x)
+
+
+def tanh(x):
+    return _helper(x)
+
+
+def sigmoid(x):
+    return _logistic(x)
+
+
+def relu(x):
+    return x.clone().relu_()
+
+
+def leaky_relu(x, negative_slope=0.01):
+    return getattr(F, "leaky_relu")(x, negative_slope)
+
+
+def hardtanh(x, min_val=-1.0, max_val=1.0):
+    return torch.ops.aten.hardtanh(x, min_val, max_val)
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    return _softplus(x) if beta == 1.0 and threshold == 20.0 else F.softplus(x, beta, threshold)
+"""
+
+
+def test_torchs_own_activations_under_other_names_cost_the_elementary_points(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    verdicts = grade(pytester, tmp_path, "activations", {"activations.py": DISGUISED})
+    assert lost(verdicts) == dict.fromkeys(EXERCISES["activations"], 1.0), failures(verdicts)
+    messages = {v.exercise: v.message for v in verdicts if not v.passed}
+    assert "activations.py line 7 refers to torch.tanh" in messages["1.1"], messages
+    assert "activations.py line 5 refers to torch.sigmoid" in messages["1.2"], messages
+    assert ".relu_ of a value" in messages["1.3"], messages
+    assert "refers to torch.nn.functional.leaky_relu" in messages["1.4"], messages
+    assert "refers to torch.ops.aten.hardtanh" in messages["1.5"], messages
+    assert "refers to torch.nn.Softplus" in messages["1.6"], messages
+
+
+def test_code_the_check_cannot_read_earns_no_elementary_point_and_says_so_politely(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    source = _reference("activations.py").replace("torch.expm1(", 'getattr(torch, "exp" + "m1")(')
+    verdicts = grade(pytester, tmp_path, "activations", {"activations.py": source})
+    failed = [v for v in verdicts if not v.passed]
+    assert [v.name for v in failed] == ["1.1 tanh is built from elementary operations, not torch's own tanh"], failures(
+        verdicts
+    )
+    message = failed[0].message
+    assert message.startswith("could not verify that tanh is built from elementary operations: activations.py line ")
+    assert "uses getattr with a computed name" in message and "This is not an accusation" in message
+
+
 REFERENCE_MODEL = _reference("model.py")
 
 BUGGY_MODELS = {
@@ -320,6 +388,14 @@ BUGGY_MODELS = {
         REFERENCE_MODEL.replace(" if p.requires_grad)", ")"),
         {"2.2"},
         "counts frozen parameters too",
+    ),
+    "count-returns-tensor": (
+        REFERENCE_MODEL.replace(
+            "return sum(p.numel() for p in model.parameters() if p.requires_grad)",
+            "import torch\n\n    return torch.tensor(sum(p.numel() for p in model.parameters() if p.requires_grad))",
+        ),
+        {"2.2"},
+        "count_parameters returned a Tensor",
     ),
     "count-weights-only": (
         REFERENCE_MODEL.replace(

@@ -28,6 +28,8 @@ FULL = {part.id: part.points for part in COURSE.assignment.parts}
 # borrows_reference scans the sandbox's whole disk for a solutions/ folder until its time runs out.
 LIMITS = COURSE.limits.model_copy(update={"time_seconds": 8})
 ZERO = dict.fromkeys(FULL, 0.0)
+# Correct activations that call torch's own through ways around the probe's operator recorder.
+RECORDER_ATTACKS = ("evades_recorder", "patches_recorder", "patches_probe")
 
 
 def _write_handin(folder: Path, sources: dict[str, str]) -> None:
@@ -84,6 +86,13 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> tuple[ClassReport, Path,
         _attack(suffix="made_up_history.py", only=("training.py",), base="solutions"),
     )
     _write_handin(submissions / "borrows_reference", _attack(prefix="borrows_reference.py"))
+    for attack in RECORDER_ATTACKS:
+        _write_handin(submissions / attack, _attack(suffix=f"{attack}.py", only=("activations.py",), base="solutions"))
+    _write_handin(submissions / "forges_probes", _attack(prefix="forges_probes.py"))
+    _write_handin(
+        submissions / "forges_forward_calls",
+        _attack(suffix="forges_forward_calls.py", only=("training.py",), base="solutions"),
+    )
     out = root / "out"
     report = grade_class(course_dir=REPO, submissions_dir=submissions, out_dir=out, jobs=2, limits=LIMITS)
     return report, submissions, out
@@ -133,12 +142,41 @@ def test_a_truncated_zip_is_a_zero_with_a_reason(graded: tuple) -> None:
         ("exits_at_import", ("activations", "model", "training")),
         ("exits_at_call", ("activations", "model", "training")),
         ("borrows_reference", ("activations", "model", "training")),
+        ("forges_probes", ("activations", "model", "training")),
     ],
 )
 def test_an_attack_scores_what_the_stubs_score(graded: tuple, student: str, attacked: tuple[str, ...]) -> None:
     scores = _scores(graded[2])
     for part in attacked:
         assert scores[student][part] == scores["stubs"][part], part
+
+
+def _tests(out: Path, student: str) -> list[dict]:
+    tests: list[dict] = json.loads((out / "results" / f"{student}.json").read_text())["tests"]
+    return tests
+
+
+@pytest.mark.parametrize("student", RECORDER_ATTACKS)
+def test_hiding_torchs_activations_from_the_recorder_earns_no_elementary_points(graded: tuple, student: str) -> None:
+    """Each scores what a plain torch.tanh user scores: every value and gradient point, no elementary point."""
+    _, _, out = graded
+    scores = _scores(out)
+    elementary = [t for t in _tests(out, student) if "elementary operations" in t["name"]]
+    assert len(elementary) == 6 and all(t["status"] == "failed" for t in elementary), elementary
+    assert scores[student] == {**FULL, "activations": FULL["activations"] - sum(t["max_score"] for t in elementary)}
+
+
+def test_a_forged_record_of_forward_calls_earns_no_validation_point(graded: tuple) -> None:
+    """A loop whose validation loss takes part in the gradient, with a record rewritten to a correct loop's."""
+    _, _, out = graded
+    scores = _scores(out)
+    assert scores["forges_forward_calls"]["activations"] == FULL["activations"]
+    assert scores["forges_forward_calls"]["model"] == FULL["model"]
+    loop = {t["name"]: t["status"] for t in _tests(out, "forges_forward_calls") if t["number"] == "3.2"}
+    validation = [name for name in loop if "torch.no_grad()" in name]
+    assert len(validation) == 1 and loop[validation[0]] == "failed", loop
+    others = [t for t in _tests(out, "forges_forward_calls") if t["number"] in ("3.1", "3.3")]
+    assert others and all(t["status"] == "passed" for t in others)
 
 
 def test_a_made_up_history_earns_no_trajectory_points(graded: tuple) -> None:
