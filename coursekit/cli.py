@@ -107,7 +107,12 @@ def grade_command(
     time_limit: Annotated[float | None, typer.Option("--time-limit", help="seconds per part (course.yml)")] = None,
     memory_limit: Annotated[int | None, typer.Option("--memory-limit", help="MB per part (course.yml)")] = None,
     isolation: Annotated[
-        str, typer.Option("--isolation", help="auto | bwrap (required) | none (processes and limits only)")
+        str,
+        typer.Option(
+            "--isolation",
+            help="auto (the strongest tier here) | bwrap (namespaces) | uid (root without namespaces: an unprivileged "
+            "uid per slot, Landlock, seccomp) | none (Landlock, seccomp and limits as this user)",
+        ),
     ] = "auto",
 ) -> None:
     """Grade every hand-in in SUBMISSIONS into OUT: results/<id>.json, feedback/<id>.md, grades.csv."""
@@ -116,8 +121,8 @@ def grade_command(
 
     if not submissions.is_dir():
         raise _fail(f"{submissions} is not a folder of hand-ins")
-    if isolation not in ("auto", "bwrap", "none"):
-        raise _fail(f"--isolation must be auto, bwrap or none, not {isolation!r}")
+    if isolation not in ("auto", "bwrap", "uid", "none"):
+        raise _fail(f"--isolation must be auto, bwrap, uid or none, not {isolation!r}")
     try:
         course = load_course(course_dir / "course.yml")
     except CourseConfigError as error:
@@ -144,7 +149,8 @@ def grade_command(
                 isolation=isolation,  # type: ignore[arg-type]
             )
         except SandboxUnavailable as error:
-            raise _fail(f"--isolation bwrap: the sandbox cannot run here ({error})") from None
+            raise _fail(f"--isolation {isolation}: {error}") from None
+        errors.print(f"isolation: {pool.tier}", highlight=False)
         stack.enter_context(pool)
         pool.start()
         from coursekit.grading import grade_class

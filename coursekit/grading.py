@@ -266,6 +266,7 @@ def grade_handin(
         execution_time=time.perf_counter() - started,
         late=late,
         fit_png=fit_png(fit) if isinstance(fit, dict) else None,
+        isolation=pool.tier,
     )
 
 

@@ -74,6 +74,8 @@ class StudentResult:
     late: bool = False
     # PNG of the student's fitted curve beside the measurements, when their training part ran.
     fit_png: bytes | None = None
+    # The isolation tier the student's code ran in (coursekit.worker.Tier), recorded in every results file.
+    isolation: str = ""
     # Why grading could not finish (its grading process died): no points, left out of exports, regraded on a re-run.
     not_graded: str | None = None
 
@@ -145,6 +147,7 @@ def _gradescope_results(result: StudentResult, *, course: Course, budget: TextBu
             "late": result.late,
             "grader_errors": result.grader_errors,
             "not_graded": result.not_graded,
+            "isolation": result.isolation,
         },
         "tests": [
             {
@@ -207,6 +210,7 @@ def result_from_results(data: dict[str, Any], *, student_id: str) -> StudentResu
         execution_time=float(data.get("execution_time", 0.0)),
         late=bool(extra.get("late", False)),
         not_graded=str(extra["not_graded"]) if extra.get("not_graded") else None,
+        isolation=str(extra.get("isolation", "")),
     )
 
 

@@ -105,6 +105,8 @@ def test_a_killed_grading_process_costs_only_its_handin(tmp_path: Path) -> None:
     assert victim.not_graded is not None and "grading process died" in victim.not_graded
     assert "SIGKILL" in victim.not_graded
     assert victim.verdicts == ()
+    correct = json.loads((out / "results" / "correct_0.json").read_text())
+    assert correct["extra_data"]["isolation"] == "bwrap"
     results = json.loads((out / "results" / "victim.json").read_text())
     assert results["extra_data"]["not_graded"] == victim.not_graded
     grades = (out / "grades.csv").read_text().splitlines()
