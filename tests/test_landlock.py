@@ -23,8 +23,7 @@ import pytest
 import torch
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-from forked_child import run_in_child
+from forked_child import run_in_child, train_and_plot
 
 from coursekit import landlock, seccomp
 from coursekit.landlock import FsAccess, LandlockStatus, NetAccess, Scope
@@ -198,28 +197,7 @@ def test_a_read_only_folder_cannot_be_written_and_the_session_can(folders: dict[
 def test_torch_and_matplotlib_still_work_after_restricting(folders: dict[str, Path]) -> None:
     picture = folders["session"] / "fit.png"
 
-    def train_and_plot() -> dict[str, float]:
-        torch.set_num_threads(2)
-        generator = torch.Generator().manual_seed(0)
-        t_u = torch.rand(64, 1, generator=generator) * 10
-        t_c = 0.5 * t_u - 3
-        model = torch.nn.Sequential(torch.nn.Linear(1, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-        losses = []
-        for _ in range(300):
-            optimizer.zero_grad()
-            loss = torch.nn.functional.mse_loss(model(t_u), t_c)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-        figure, axes = plt.subplots()
-        axes.plot(t_u.squeeze().tolist(), model(t_u).detach().squeeze().tolist(), "o")
-        axes.set_title("fit")
-        figure.savefig(picture)
-        plt.close(figure)
-        return {"first": losses[0], "last": losses[-1]}
-
-    status, outcome = run_in_child(train_and_plot, before=lambda: restrict_to(folders))
+    status, outcome = run_in_child(lambda: train_and_plot(picture), before=lambda: restrict_to(folders))
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
     assert outcome["last"] < outcome["first"] / 10
     assert picture.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

@@ -24,11 +24,9 @@ from typing import Any
 
 import matplotlib
 import pytest
-import torch
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-from forked_child import run_in_child
+from forked_child import run_in_child, train_and_plot
 
 from coursekit import seccomp
 
@@ -432,28 +430,7 @@ def test_a_syscall_of_another_abi_kills_the_process() -> None:
 def test_course_work_runs_under_the_filter(tmp_path: Path) -> None:
     picture = tmp_path / "fit.png"
 
-    def train_and_plot() -> dict[str, object]:
-        torch.set_num_threads(2)  # starts the intra-op thread pool under the filter
-        generator = torch.Generator().manual_seed(0)
-        t_u = torch.rand(64, 1, generator=generator) * 10
-        t_c = 0.5 * t_u - 3
-        model = torch.nn.Sequential(torch.nn.Linear(1, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-        losses = []
-        for _ in range(300):
-            optimizer.zero_grad()
-            loss = torch.nn.functional.mse_loss(model(t_u), t_c)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-        product = torch.randn(256, 256, generator=generator) @ torch.randn(256, 256, generator=generator)
-        figure, axes = plt.subplots()
-        axes.plot(t_u.squeeze().tolist(), model(t_u).detach().squeeze().tolist(), "o")
-        figure.savefig(picture)
-        plt.close(figure)
-        return {"first": losses[0], "last": losses[-1], "finite": bool(torch.isfinite(product).all())}
-
-    status, outcome = in_child(train_and_plot)
+    status, outcome = in_child(lambda: train_and_plot(picture))
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
     assert outcome["last"] < outcome["first"] / 10 and outcome["finite"]
     assert picture.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

@@ -42,7 +42,14 @@ def tanh(marker, target):
             planted.append(folder)
         except OSError:
             pass
-    subprocess.Popen([sys.executable, "-c", WATCHER, marker, target], start_new_session=True)
+    try:
+        subprocess.Popen([sys.executable, "-c", WATCHER, marker, target], start_new_session=True)
+    except OSError:  # the uid tier may not let it run the interpreter again: the watcher forks instead
+        if os.fork() == 0:
+            os.setsid()
+            sys.argv = ["watcher", marker, target]
+            exec(WATCHER)
+            os._exit(0)
     return planted
 
 
