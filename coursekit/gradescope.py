@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 
 from coursekit.grading import grade_class
+from coursekit.sandbox import SandboxUnavailable
 
 AUTOGRADER_ZIP = "autograder.zip"
 # Gradescope unpacks the zip into /autograder/source; tests point AUTOGRADER_ROOT at a stand-in folder.
@@ -91,6 +92,22 @@ def _submission_entry(submission_dir: Path, staging: Path) -> Path:
     return target
 
 
+def grading_unavailable(reason: str) -> dict[str, object]:
+    """results.json when no isolation tier that keeps the kit's promises runs in the container: no score is made up."""
+    print(f"coursekit: not grading: {reason}")  # the autograder's stdout, which only staff see
+    return {
+        "score": 0,
+        "output": (
+            "Grading is unavailable right now: the autograder cannot isolate your code safely in this container. "
+            "Your instructor has been told; your submission is kept and will be graded again."
+        ),
+        "output_format": "md",
+        "stdout_visibility": "hidden",
+        "tests": [],
+        "extra_data": {"not_graded": "no isolation tier", "isolation_problem": reason},
+    }
+
+
 def run_gradescope_submission(*, root: Path, course_dir: Path) -> Path:
     """Grade `root`/submission as Gradescope does and write `root`/results/results.json; return its path."""
     results_path = root / "results" / "results.json"
@@ -100,9 +117,15 @@ def run_gradescope_submission(*, root: Path, course_dir: Path) -> Path:
         staging.mkdir()
         entry = _submission_entry(root / "submission", staging)
         out = Path(temporary) / "out"
-        report = grade_class(course_dir=course_dir, submissions_dir=staging, out_dir=out, jobs=1, force=True)
-        data = json.loads((out / "results" / f"{entry.stem}.json").read_text())
-        # For the instructor (Gradescope shows extra_data to staff only), not the student.
-        data.setdefault("extra_data", {})["isolation"] = report.isolation_note or "bubblewrap"
+        try:
+            # auto: bubblewrap, else the uid tier (Gradescope's containers run as root, without namespaces); it
+            # refuses anything weaker, so a hand-in can never be graded where it could read the graders.
+            report = grade_class(course_dir=course_dir, submissions_dir=staging, out_dir=out, jobs=1, force=True)
+        except SandboxUnavailable as error:
+            data = grading_unavailable(str(error))
+        else:
+            data = json.loads((out / "results" / f"{entry.stem}.json").read_text())
+            # For the instructor (Gradescope shows extra_data to staff only), not the student.
+            data.setdefault("extra_data", {})["isolation_note"] = report.isolation_note
     results_path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return results_path

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from coursekit import wire
+from coursekit.answers import MalformedAnswer, check_answer
 
 # A failure message reaches the results, the feedback and the instructor's summary: a few lines, never pages.
 MAX_FAILURE_CHARS = 2000
@@ -38,8 +39,9 @@ class Student(Protocol):
         ...
 
 
-def answer_of(response: bytes) -> dict[str, Any]:
-    """Decode a worker's response, raising StudentError for a failure or for anything that is not plain data."""
+def answer_of(response: bytes, *, probe: str) -> dict[str, Any]:
+    """Decode a worker's response to `probe`, raising StudentError for a failure, for anything that is not plain
+    data, and for an answer not of the probe's form (coursekit.answers)."""
     try:
         answer = wire.decode(response)
     except wire.WireError as error:
@@ -54,7 +56,10 @@ def answer_of(response: bytes) -> dict[str, Any]:
     result = answer["ok"]
     if not isinstance(result, dict):
         raise StudentError("the hand-in's code sent back a malformed answer")
-    return result
+    try:
+        return check_answer(probe, result)
+    except MalformedAnswer as error:
+        raise StudentError(f"the hand-in's code sent back a malformed answer ({error})") from None
 
 
 class InProcessStudent:
@@ -69,4 +74,4 @@ class InProcessStudent:
         from coursekit import probes
 
         request = wire.encode({"probe": probe, "arguments": arguments})
-        return answer_of(probes.handle_request(self.handin, request))
+        return answer_of(probes.handle_request(self.handin, request), probe=probe)

@@ -533,7 +533,7 @@ class WorkerSession:
                 )
             raise self._failure from None
         self._answered = True
-        return answer_of(response)
+        return answer_of(response, probe=probe)
 
     def _remaining(self) -> float:
         remaining = self._deadline - time.monotonic()

@@ -59,16 +59,18 @@ def tier_pool(tier: str, scratch: Path, *, limits: Limits = LIMITS, slots: int =
     stand_in.mkdir(parents=True, exist_ok=True)
     (stand_in / "bwrap").write_text(DOCKER_BWRAP)
     (stand_in / "bwrap").chmod(0o755)
+    # The tier is chosen when the pool is made; only then must bubblewrap fail.
     path = os.environ["PATH"]
     os.environ["PATH"] = f"{stand_in}:{path}"
     sandbox.bwrap_problem.cache_clear()
     try:
-        with WorkerPool(limits=limits, scratch_dir=scratch, slots=slots) as pool:
-            assert pool.tier == "uid"
-            yield pool
+        pool = WorkerPool(limits=limits, scratch_dir=scratch, slots=slots)
     finally:
         os.environ["PATH"] = path
         sandbox.bwrap_problem.cache_clear()
+    with pool:
+        assert pool.tier == "uid"
+        yield pool
 
 
 @pytest.fixture(scope="module", params=TIERS)
