@@ -467,13 +467,13 @@ def test_a_message_at_the_limits_decodes_within_bounds() -> None:
 
 def test_answer_of_caps_failure_messages_and_refuses_malformed_answers() -> None:
     with pytest.raises(StudentError) as error:
-        answer_of(wire.encode({"failure": "y" * wire.MAX_STRING_CHARS}))
+        answer_of(wire.encode({"failure": "y" * wire.MAX_STRING_CHARS}), probe="call")
     assert len(error.value.message) <= MAX_FAILURE_CHARS
     for answer in ({"failure": ["x"] * 1000}, {"failure": b"x"}, {"ok": [1]}, {"ok": {}, "failure": "x"}, [1]):
         with pytest.raises(StudentError, match="malformed"):
-            answer_of(wire.encode(answer))
+            answer_of(wire.encode(answer), probe="call")
     with pytest.raises(StudentError, match="not plain data"):
-        answer_of(b"\x80\x04K\x01.")  # a pickle
+        answer_of(b"\x80\x04K\x01.", probe="call")  # a pickle
 
 
 @pytest.mark.parametrize(
