@@ -185,6 +185,7 @@ class _WarmWorker:
         self.isolated = tier == "bwrap"
         writable_mb = max(64, 2 * limits.file_size_mb)
         self.pid_cap_problem: str | None = None
+        self._sandbox_pidfd: int | None = None
         control, remote = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         started = time.monotonic()
         namespace: sandbox.UserNamespace | None = None
@@ -217,6 +218,9 @@ class _WarmWorker:
                 os.close(info_write)
                 with os.fdopen(info_read, "rb") as info:
                     sandbox_pid = json.loads(info.read(4096) or b"{}").get("child-pid")
+                # The worker is the sandbox's pid 1, not bubblewrap's child in our process group: a pidfd reaches it
+                # when it must be killed, and never another process that reuses its pid later.
+                self._sandbox_pidfd = os.pidfd_open(sandbox_pid) if isinstance(sandbox_pid, int) else None
             else:
                 # The uid tier's worker stays root (it must read Python's files wherever they are installed); each
                 # child becomes the slot's uid before anything of the student's runs. Its disk budget matches the
@@ -296,6 +300,9 @@ class _WarmWorker:
 
     def kill(self) -> str:
         """Kill the worker and its whole sandbox; return what it wrote to stderr (for diagnostics)."""
+        if self._sandbox_pidfd is not None:  # pid 1 of the sandbox: its death ends every process in it
+            with contextlib.suppress(ProcessLookupError, OSError):
+                signal.pidfd_send_signal(self._sandbox_pidfd, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError):
@@ -305,6 +312,9 @@ class _WarmWorker:
         except (subprocess.TimeoutExpired, ValueError):
             errors = b""
         self.control.close()
+        if self._sandbox_pidfd is not None:
+            os.close(self._sandbox_pidfd)
+            self._sandbox_pidfd = None
         return (errors or b"").decode(errors="replace").strip()[-2000:]
 
 
