@@ -282,9 +282,12 @@ def export_command(
     except CourseConfigError as error:
         raise _fail(str(error)) from None
     if to == "gradescope":
-        from coursekit.gradescope import build_autograder_zip
+        from coursekit.gradescope import AutograderSourceError, build_autograder_zip
 
-        path = build_autograder_zip(course_dir=course_dir, dest=dest or out)
+        try:
+            path = build_autograder_zip(course_dir=course_dir, dest=dest or out)
+        except AutograderSourceError as error:
+            raise _fail(str(error)) from None
         console.print(
             f"wrote {terminal_text(path)}: upload it as the assignment's autograder on Gradescope", highlight=False
         )
@@ -324,8 +327,25 @@ def gradescope_run_command(
     """Grade Gradescope's submission folder and write its results.json (what run_autograder calls)."""
     from coursekit.gradescope import run_gradescope_submission
 
-    path = run_gradescope_submission(root=root, course_dir=course_dir)
-    console.print(f"wrote {terminal_text(path)}", highlight=False)
+    run = run_gradescope_submission(root=root, course_dir=course_dir)
+    # run_autograder's output is Gradescope's stdout: staff see it, students only as course.yml allows.
+    console.print(f"isolation: {terminal_text(run.isolation)}", highlight=False)
+    if run.memory_note:
+        console.print(f"memory: {terminal_text(run.memory_note)}", highlight=False)
+    console.print(f"wrote {terminal_text(run.results_path)}", highlight=False)
+
+
+@app.command("isolation")
+def isolation_command() -> None:
+    """Say how student code would be isolated on this machine, and why (setup.sh prints it as Gradescope builds)."""
+    from coursekit.sandbox import bwrap_problem
+
+    problem = bwrap_problem()
+    if problem is None:
+        console.print("isolation: bubblewrap (namespaces, seccomp, limits)", highlight=False)
+    else:
+        console.print("isolation: processes and limits only", highlight=False)
+        console.print(f"why: {terminal_text(problem)}", highlight=False)
 
 
 def main() -> None:

@@ -399,6 +399,7 @@ SHAPES = ["0-d", "empty"]
 # --- 1.1 tanh (5 points) ------------------------------------------------------------------------------------
 
 
+@pytest.mark.public
 @pytest.mark.points(0.5, exercise="1.1")
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_tanh_value(student: Student, dtype: torch.dtype) -> None:
@@ -420,6 +421,7 @@ def test_tanh_large_inputs(student: Student, dtype: torch.dtype) -> None:
     check_large_inputs(student, ACTIVATIONS["tanh"], dtype)
 
 
+@pytest.mark.public
 @pytest.mark.points(0.25, exercise="1.1")
 @pytest.mark.parametrize("case", SHAPES)
 def test_tanh_shape(student: Student, case: str) -> None:
@@ -436,6 +438,7 @@ def test_tanh_elementary(student: Student) -> None:
 # --- 1.2 sigmoid (5 points) ---------------------------------------------------------------------------------
 
 
+@pytest.mark.public
 @pytest.mark.points(0.5, exercise="1.2")
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_sigmoid_value(student: Student, dtype: torch.dtype) -> None:
@@ -457,6 +460,7 @@ def test_sigmoid_large_inputs(student: Student, dtype: torch.dtype) -> None:
     check_large_inputs(student, ACTIVATIONS["sigmoid"], dtype)
 
 
+@pytest.mark.public
 @pytest.mark.points(0.25, exercise="1.2")
 @pytest.mark.parametrize("case", SHAPES)
 def test_sigmoid_shape(student: Student, case: str) -> None:
@@ -473,6 +477,7 @@ def test_sigmoid_elementary(student: Student) -> None:
 # --- 1.3 relu (5 points) ------------------------------------------------------------------------------------
 
 
+@pytest.mark.public
 @pytest.mark.points(0.75, exercise="1.3")
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_relu_value(student: Student, dtype: torch.dtype) -> None:
@@ -494,6 +499,7 @@ def test_relu_large_inputs(student: Student, dtype: torch.dtype) -> None:
     check_large_inputs(student, ACTIVATIONS["relu"], dtype)
 
 
+@pytest.mark.public
 @pytest.mark.points(0.25, exercise="1.3")
 @pytest.mark.parametrize("case", SHAPES)
 def test_relu_shape(student: Student, case: str) -> None:
@@ -510,6 +516,7 @@ def test_relu_elementary(student: Student) -> None:
 # --- 1.4 leaky_relu (5 points) ------------------------------------------------------------------------------
 
 
+@pytest.mark.public
 @pytest.mark.points(0.5, exercise="1.4")
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_leaky_relu_value(student: Student, dtype: torch.dtype) -> None:
@@ -517,6 +524,7 @@ def test_leaky_relu_value(student: Student, dtype: torch.dtype) -> None:
     check_value(student, ACTIVATIONS["leaky_relu"], {}, dtype)
 
 
+@pytest.mark.public
 @pytest.mark.points(0.5, exercise="1.4")
 @pytest.mark.parametrize(
     ("kwargs", "dtype"),
@@ -544,6 +552,7 @@ def test_leaky_relu_large_inputs(student: Student, dtype: torch.dtype) -> None:
     check_large_inputs(student, ACTIVATIONS["leaky_relu"], dtype)
 
 
+@pytest.mark.public
 @pytest.mark.points(0.25, exercise="1.4")
 @pytest.mark.parametrize("case", SHAPES)
 def test_leaky_relu_shape(student: Student, case: str) -> None:
@@ -560,6 +569,7 @@ def test_leaky_relu_elementary(student: Student) -> None:
 # --- 1.5 hardtanh (5 points) --------------------------------------------------------------------------------
 
 
+@pytest.mark.public
 @pytest.mark.points(0.5, exercise="1.5")
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_hardtanh_value(student: Student, dtype: torch.dtype) -> None:
@@ -567,6 +577,7 @@ def test_hardtanh_value(student: Student, dtype: torch.dtype) -> None:
     check_value(student, ACTIVATIONS["hardtanh"], {}, dtype)
 
 
+@pytest.mark.public
 @pytest.mark.points(0.5, exercise="1.5")
 @pytest.mark.parametrize(
     ("kwargs", "dtype"),
@@ -594,6 +605,7 @@ def test_hardtanh_large_inputs(student: Student, dtype: torch.dtype) -> None:
     check_large_inputs(student, ACTIVATIONS["hardtanh"], dtype)
 
 
+@pytest.mark.public
 @pytest.mark.points(0.25, exercise="1.5")
 @pytest.mark.parametrize("case", SHAPES)
 def test_hardtanh_shape(student: Student, case: str) -> None:
@@ -610,6 +622,7 @@ def test_hardtanh_elementary(student: Student) -> None:
 # --- 1.6 softplus (5 points) --------------------------------------------------------------------------------
 
 
+@pytest.mark.public
 @pytest.mark.points(0.5, exercise="1.6")
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_softplus_value(student: Student, dtype: torch.dtype) -> None:
@@ -617,6 +630,7 @@ def test_softplus_value(student: Student, dtype: torch.dtype) -> None:
     check_value(student, ACTIVATIONS["softplus"], {}, dtype)
 
 
+@pytest.mark.public
 @pytest.mark.points(0.25, exercise="1.6")
 @pytest.mark.parametrize(
     ("kwargs", "dtype"),
@@ -646,6 +660,7 @@ def test_softplus_large_inputs(student: Student, dtype: torch.dtype) -> None:
     check_large_inputs(student, ACTIVATIONS["softplus"], dtype)
 
 
+@pytest.mark.public
 @pytest.mark.points(0.25, exercise="1.6")
 @pytest.mark.parametrize("case", SHAPES)
 def test_softplus_shape(student: Student, case: str) -> None:

@@ -73,6 +73,7 @@ def _matches(output: Tensor, expected: Tensor, hook_offset: float) -> bool:
 # --- 2.1 TemperatureNet (22 points) -------------------------------------------------------------------------
 
 
+@pytest.mark.public
 @pytest.mark.points(2, exercise="2.1")
 @pytest.mark.parametrize("n_hidden", N_HIDDEN)
 def test_registers_three_submodules(student: Student, n_hidden: int | None) -> None:
@@ -93,6 +94,7 @@ def test_registers_three_submodules(student: Student, n_hidden: int | None) -> N
     )
 
 
+@pytest.mark.public
 @pytest.mark.points(2, exercise="2.1")
 @pytest.mark.parametrize("n_hidden", N_HIDDEN)
 def test_parameter_shapes(student: Student, n_hidden: int | None) -> None:
@@ -121,6 +123,7 @@ def test_parameter_shapes(student: Student, n_hidden: int | None) -> None:
     assert not frozen, f"{built} freezes {frozen}: every parameter must be trainable (requires_grad)"
 
 
+@pytest.mark.public
 @pytest.mark.points(1, exercise="2.1")
 @pytest.mark.parametrize("batch", [1, 7], ids=["N=1", "N=7"])
 def test_output_shape(student: Student, batch: int) -> None:
@@ -133,6 +136,7 @@ def test_output_shape(student: Student, batch: int) -> None:
     )
 
 
+@pytest.mark.public
 @pytest.mark.points(2.5, exercise="2.1")
 @pytest.mark.parametrize("n_hidden", [13, 5], ids=["n_hidden=13", "n_hidden=5"])
 def test_forward_computes_the_network(student: Student, n_hidden: int) -> None:
