@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 $(BIN)/coursekit: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	# dev includes the nbgrader extra: the tests run the real nbgrader.
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 

@@ -288,9 +288,12 @@ def export_command(
     except CourseConfigError as error:
         raise _fail(str(error)) from None
     if to == "gradescope":
-        from coursekit.gradescope import build_autograder_zip
+        from coursekit.gradescope import AutograderSourceError, build_autograder_zip
 
-        path = build_autograder_zip(course_dir=course_dir, dest=dest or out)
+        try:
+            path = build_autograder_zip(course_dir=course_dir, dest=dest or out)
+        except AutograderSourceError as error:
+            raise _fail(str(error)) from None
         console.print(
             f"wrote {terminal_text(path)}: upload it as the assignment's autograder on Gradescope", highlight=False
         )
@@ -330,8 +333,35 @@ def gradescope_run_command(
     """Grade Gradescope's submission folder and write its results.json (what run_autograder calls)."""
     from coursekit.gradescope import run_gradescope_submission
 
-    path = run_gradescope_submission(root=root, course_dir=course_dir)
-    console.print(f"wrote {terminal_text(path)}", highlight=False)
+    run = run_gradescope_submission(root=root, course_dir=course_dir)
+    # run_autograder's output is Gradescope's stdout: staff see it, students only as course.yml allows.
+    console.print(f"isolation: {terminal_text(run.isolation)}", highlight=False)
+    if run.memory_note:
+        console.print(f"memory: {terminal_text(run.memory_note)}", highlight=False)
+    console.print(f"wrote {terminal_text(run.results_path)}", highlight=False)
+
+
+@app.command("isolation")
+def isolation_command() -> None:
+    """Say which isolation tier student code would get on this machine, and why (setup.sh prints it as Gradescope
+    builds its image); never fails."""
+    from coursekit.sandbox import SandboxUnavailable, bwrap_problem
+    from coursekit.worker import choose_tier
+
+    try:
+        tier, _ = choose_tier("auto")
+    except SandboxUnavailable as error:
+        console.print("isolation: none that keeps the kit's promises: grading will be refused", highlight=False)
+        console.print(f"why: {terminal_text(str(error))}", highlight=False)
+        return
+    described = {
+        "bwrap": "bwrap (namespaces, seccomp, limits)",
+        "uid": "uid (an unprivileged uid per slot, Landlock, seccomp, limits)",
+    }
+    console.print(f"isolation: {described.get(tier, tier)}", highlight=False)
+    problem = bwrap_problem()
+    if tier != "bwrap" and problem is not None:
+        console.print(f"why not bwrap: {terminal_text(problem)}", highlight=False)
 
 
 def main() -> None:

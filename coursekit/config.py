@@ -7,7 +7,7 @@ A bad file raises `CourseConfigError` naming the file, the line and the key, e.g
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -102,6 +102,32 @@ class IntakeLimits(_Strict):
     max_entries: int = Field(gt=0)
 
 
+# When Gradescope shows a check (or run_autograder's log) to the student, in its results.json spelling.
+Visibility = Literal["visible", "after_due_date", "after_published", "hidden"]
+
+
+class CheckVisibility(_Strict):
+    """When Gradescope shows each grader check to the student: one setting for the checks that mirror the
+    public tests (graders marked ``@pytest.mark.public``), one for the rest."""
+
+    # Their hints say no more than exercises/tests already does.
+    public_checks: Visibility = "visible"
+    # Shown before the due date, with resubmissions, their hints would become an answer key.
+    other_checks: Visibility = "after_due_date"
+
+    def of(self, *, public: bool) -> Visibility:
+        """When a check is shown: `public` for one that mirrors a public test."""
+        return self.public_checks if public else self.other_checks
+
+
+class Gradescope(_Strict):
+    """What results.json tells Gradescope about showing the results (its test and stdout visibility)."""
+
+    visibility: CheckVisibility = Field(default_factory=CheckVisibility)
+    # run_autograder's own log: the kit's progress and the instructor's diagnostics, for staff.
+    stdout_visibility: Visibility = "hidden"
+
+
 class Course(_Strict):
     title: str
     book: Book
@@ -112,6 +138,7 @@ class Course(_Strict):
     # Seeds the graders' random inputs (with each test's name): every hand-in of a batch meets the same inputs,
     # whatever order it is graded in. Change it each term for fresh inputs.
     seed: int = Field(default=0, ge=0)
+    gradescope: Gradescope = Field(default_factory=Gradescope)
 
     @property
     def assignment(self) -> Assignment:

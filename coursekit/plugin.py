@@ -5,6 +5,8 @@ Graders are ordinary pytest tests marked ``@pytest.mark.points(2, exercise="1.1"
 `student_for_part`) and `handin_source` (the hand-in's source as the trusted side read it, for checks that
 read code rather than run it), and records one `Verdict` per test. A verdict's message is what the student
 reads: the grader's hint for a failed check or the student's own error, never the grader's code.
+``@pytest.mark.public`` marks a check that mirrors a public test in exercises/tests: its verdict says so, and
+Gradescope shows it when course.yml's ``gradescope.visibility.public_checks`` says.
 
 For instructors: ``pytest -p coursekit.plugin graders --handin solutions`` runs the graders in-process.
 """
@@ -23,7 +25,10 @@ from coursekit.escaping import MAX_MESSAGE_CHARS, cut
 from coursekit.source_check import HandinSource
 from coursekit.student import InProcessStudent, Student, StudentError
 
-MARKERS = ('points(value, exercise): points a grader test is worth, and the exercise id it judges (e.g. "1.2")',)
+MARKERS = (
+    'points(value, exercise): points a grader test is worth, and the exercise id it judges (e.g. "1.2")',
+    "public: this check mirrors a public test in exercises/tests (course.yml's gradescope.visibility.public_checks)",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +45,8 @@ class Verdict:
     message: str
     # True when the grader itself broke (not the student's code): the instructor must look.
     grader_error: bool = False
+    # True when the check mirrors a public test (marked @pytest.mark.public): its hint tells nothing new.
+    public: bool = False
 
 
 def student_message(error: BaseException) -> tuple[str, bool]:
@@ -130,6 +137,7 @@ class GradingPlugin:
                     # Graders quote the student's values in messages: a repr of megabytes stops here.
                     message=cut(message, MAX_MESSAGE_CHARS),
                     grader_error=grader_error,
+                    public=item.get_closest_marker("public") is not None,
                 )
             )
         return report

@@ -10,6 +10,7 @@ fields, neutralised in grades.csv, and cut so that no file exceeds `MAX_FILE_BYT
 
 from __future__ import annotations
 
+import base64
 import csv
 import dataclasses
 import io
@@ -20,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from coursekit.config import Course
+from coursekit.config import Course, Visibility
 from coursekit.escaping import (
     MAX_CSV_TEXT_CHARS,
     MAX_FILE_BYTES,
@@ -104,6 +105,11 @@ def gradescope_results(result: StudentResult, *, course: Course) -> dict[str, An
 
     Every "output" is markdown (``output_format`` "md"): student text in it is escaped, or fenced where it is
     shown as printed. ``extra_data.problems`` keeps the problems as plain strings, to read them back.
+
+    Each check is shown when course.yml's ``gradescope.visibility`` says (``public_checks`` for the checks that
+    mirror a public test, ``other_checks`` for the rest); the top-level output, always shown, names the total
+    only when every check is visible (Gradescope hides the total while any check is hidden), and carries the
+    picture of the student's fit as an embedded PNG.
     """
     return within_file_size(
         lambda budget: _gradescope_results(result, course=course, budget=budget),
@@ -124,12 +130,18 @@ def _gradescope_results(result: StudentResult, *, course: Course, budget: TextBu
     printed = {
         part: budget.fit(text.strip("\n"), markdown_code_block) for part, text in result.output.items() if text.strip()
     }
-    blocks = [f"{course.assignment.title}: {_rounded(result.score)} / {_rounded(course.assignment.points)} points."]
+    blocks = [_score_line(result, course=course)]
     if result.not_graded:
         reason = markdown_text(cut(result.not_graded, MAX_MESSAGE_CHARS))
         blocks = [f"{course.assignment.title}: not graded yet ({reason}); your instructor will regrade it."]
     if problems:
         blocks.append("Problems with the hand-in:\n\n" + "\n".join(f"- {problem}" for problem in problems))
+    if result.fit_png is not None:
+        # Drawn by the kit from the weights the student's loop reached: the image is ours, not the student's.
+        image = base64.b64encode(result.fit_png).decode("ascii")
+        blocks.append(
+            f"Your model after training, beside the measurements:\n\n![Your model's fit](data:image/png;base64,{image})"
+        )
     blocks.extend(f"Your code printed while the {part} part was graded:\n\n{text}" for part, text in printed.items())
     return {
         "score": _rounded(result.score),
@@ -138,8 +150,10 @@ def _gradescope_results(result: StudentResult, *, course: Course, budget: TextBu
         "output_format": "md",
         "test_output_format": "md",
         "test_name_format": "text",
+        # The top-level output (the score line, problems with the hand-in, the fit) is always shown; each
+        # check carries its own visibility.
         "visibility": "visible",
-        "stdout_visibility": "hidden",
+        "stdout_visibility": course.gradescope.stdout_visibility,
         # Read back when a batch resumes, so grades.csv keeps every student's problems and late flag.
         "extra_data": {
             "student": result.student_id,
@@ -157,12 +171,38 @@ def _gradescope_results(result: StudentResult, *, course: Course, budget: TextBu
                 "max_score": _rounded(verdict.max_score),
                 "status": "passed" if verdict.passed else "failed",
                 "output": output,
-                "visibility": "visible",
+                "visibility": course.gradescope.visibility.of(public=verdict.public),
                 "tags": [verdict.part],
+                "extra_data": {"public": verdict.public},
             }
             for verdict, output in zip(result.verdicts, outputs, strict=True)
         ],
     }
+
+
+# How the score line names the moment the other checks appear.
+_SHOWN_WHEN: dict[Visibility, str] = {
+    "after_due_date": "after the due date",
+    "after_published": "when your instructor publishes the grades",
+    "hidden": "to your instructor only",
+}
+
+
+def _score_line(result: StudentResult, *, course: Course) -> str:
+    """The total, when every check is visible; else the points of the visible checks, and when the rest appear."""
+    title, most = course.assignment.title, _rounded(course.assignment.points)
+    settings = [course.gradescope.visibility.of(public=verdict.public) for verdict in result.verdicts]
+    shown = [verdict for verdict, setting in zip(result.verdicts, settings, strict=True) if setting == "visible"]
+    if len(shown) == len(result.verdicts):
+        return f"{title}: {_rounded(result.score)} / {most} points."
+    when = " or ".join(_SHOWN_WHEN[setting] for setting in sorted(set(settings) - {"visible"}))
+    if not shown:
+        return f"{title}: your score (out of {most} points) and its checks are shown {when}."
+    score, shown_most = _rounded(sum(v.score for v in shown)), _rounded(sum(v.max_score for v in shown))
+    return (
+        f"{title}: {score} / {shown_most} points in the checks shown now; the other checks, and your total out of "
+        f"{most} points, are shown {when}."
+    )
 
 
 def _results_json(data: dict[str, Any]) -> str:
@@ -200,6 +240,7 @@ def result_from_results(data: dict[str, Any], *, student_id: str) -> StudentResu
                 score=float(test["score"]),
                 passed=test["status"] == "passed",
                 message=test.get("output", ""),
+                public=bool(test.get("extra_data", {}).get("public", False)),
             )
         )
     extra = data.get("extra_data", {})

@@ -480,6 +480,7 @@ SHAPES = ["0-d", "empty"]
 # --- 1.1 tanh (5 points) ------------------------------------------------------------------------------------
 
 
+@pytest.mark.public
 @pytest.mark.points(0.5, exercise="1.1")
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_tanh_value(student: Student, dtype: torch.dtype) -> None:
@@ -501,6 +502,7 @@ def test_tanh_large_inputs(student: Student, dtype: torch.dtype) -> None:
     check_large_inputs(student, ACTIVATIONS["tanh"], dtype)
 
 
+@pytest.mark.public
 @pytest.mark.points(0.25, exercise="1.1")
 @pytest.mark.parametrize("case", SHAPES)
 def test_tanh_shape(student: Student, case: str) -> None:
@@ -517,6 +519,7 @@ def test_tanh_elementary(student: Student, handin_source: HandinSource) -> None:
 # --- 1.2 sigmoid (5 points) ---------------------------------------------------------------------------------
 
 
+@pytest.mark.public
 @pytest.mark.points(0.5, exercise="1.2")
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_sigmoid_value(student: Student, dtype: torch.dtype) -> None:
@@ -538,6 +541,7 @@ def test_sigmoid_large_inputs(student: Student, dtype: torch.dtype) -> None:
     check_large_inputs(student, ACTIVATIONS["sigmoid"], dtype)
 
 
+@pytest.mark.public
 @pytest.mark.points(0.25, exercise="1.2")
 @pytest.mark.parametrize("case", SHAPES)
 def test_sigmoid_shape(student: Student, case: str) -> None:
@@ -554,6 +558,7 @@ def test_sigmoid_elementary(student: Student, handin_source: HandinSource) -> No
 # --- 1.3 relu (5 points) ------------------------------------------------------------------------------------
 
 
+@pytest.mark.public
 @pytest.mark.points(0.75, exercise="1.3")
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_relu_value(student: Student, dtype: torch.dtype) -> None:
@@ -575,6 +580,7 @@ def test_relu_large_inputs(student: Student, dtype: torch.dtype) -> None:
     check_large_inputs(student, ACTIVATIONS["relu"], dtype)
 
 
+@pytest.mark.public
 @pytest.mark.points(0.25, exercise="1.3")
 @pytest.mark.parametrize("case", SHAPES)
 def test_relu_shape(student: Student, case: str) -> None:
@@ -591,6 +597,7 @@ def test_relu_elementary(student: Student, handin_source: HandinSource) -> None:
 # --- 1.4 leaky_relu (5 points) ------------------------------------------------------------------------------
 
 
+@pytest.mark.public
 @pytest.mark.points(0.5, exercise="1.4")
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_leaky_relu_value(student: Student, dtype: torch.dtype) -> None:
@@ -598,6 +605,7 @@ def test_leaky_relu_value(student: Student, dtype: torch.dtype) -> None:
     check_value(student, ACTIVATIONS["leaky_relu"], {}, dtype)
 
 
+@pytest.mark.public
 @pytest.mark.points(0.5, exercise="1.4")
 @pytest.mark.parametrize(
     ("kwargs", "dtype"),
@@ -625,6 +633,7 @@ def test_leaky_relu_large_inputs(student: Student, dtype: torch.dtype) -> None:
     check_large_inputs(student, ACTIVATIONS["leaky_relu"], dtype)
 
 
+@pytest.mark.public
 @pytest.mark.points(0.25, exercise="1.4")
 @pytest.mark.parametrize("case", SHAPES)
 def test_leaky_relu_shape(student: Student, case: str) -> None:
@@ -641,6 +650,7 @@ def test_leaky_relu_elementary(student: Student, handin_source: HandinSource) ->
 # --- 1.5 hardtanh (5 points) --------------------------------------------------------------------------------
 
 
+@pytest.mark.public
 @pytest.mark.points(0.5, exercise="1.5")
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_hardtanh_value(student: Student, dtype: torch.dtype) -> None:
@@ -648,6 +658,7 @@ def test_hardtanh_value(student: Student, dtype: torch.dtype) -> None:
     check_value(student, ACTIVATIONS["hardtanh"], {}, dtype)
 
 
+@pytest.mark.public
 @pytest.mark.points(0.5, exercise="1.5")
 @pytest.mark.parametrize(
     ("kwargs", "dtype"),
@@ -675,6 +686,7 @@ def test_hardtanh_large_inputs(student: Student, dtype: torch.dtype) -> None:
     check_large_inputs(student, ACTIVATIONS["hardtanh"], dtype)
 
 
+@pytest.mark.public
 @pytest.mark.points(0.25, exercise="1.5")
 @pytest.mark.parametrize("case", SHAPES)
 def test_hardtanh_shape(student: Student, case: str) -> None:
@@ -691,6 +703,7 @@ def test_hardtanh_elementary(student: Student, handin_source: HandinSource) -> N
 # --- 1.6 softplus (5 points) --------------------------------------------------------------------------------
 
 
+@pytest.mark.public
 @pytest.mark.points(0.5, exercise="1.6")
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_softplus_value(student: Student, dtype: torch.dtype) -> None:
@@ -698,6 +711,7 @@ def test_softplus_value(student: Student, dtype: torch.dtype) -> None:
     check_value(student, ACTIVATIONS["softplus"], {}, dtype)
 
 
+@pytest.mark.public
 @pytest.mark.points(0.25, exercise="1.6")
 @pytest.mark.parametrize(
     ("kwargs", "dtype"),
@@ -727,6 +741,7 @@ def test_softplus_large_inputs(student: Student, dtype: torch.dtype) -> None:
     check_large_inputs(student, ACTIVATIONS["softplus"], dtype)
 
 
+@pytest.mark.public
 @pytest.mark.points(0.25, exercise="1.6")
 @pytest.mark.parametrize("case", SHAPES)
 def test_softplus_shape(student: Student, case: str) -> None:

@@ -123,6 +123,7 @@ def not_confirmed(claim: str) -> str:
 # --- 2.1 TemperatureNet (22 points) -------------------------------------------------------------------------
 
 
+@pytest.mark.public
 @pytest.mark.points(2, exercise="2.1")
 @pytest.mark.parametrize("n_hidden", N_HIDDEN)
 def test_registers_three_submodules(student: Student, n_hidden: int | None) -> None:
@@ -149,6 +150,7 @@ def test_registers_three_submodules(student: Student, n_hidden: int | None) -> N
     )
 
 
+@pytest.mark.public
 @pytest.mark.points(2, exercise="2.1")
 @pytest.mark.parametrize("n_hidden", N_HIDDEN)
 def test_parameter_shapes(student: Student, n_hidden: int | None) -> None:
@@ -189,6 +191,7 @@ def test_parameter_shapes(student: Student, n_hidden: int | None) -> None:
         )
 
 
+@pytest.mark.public
 @pytest.mark.points(1, exercise="2.1")
 @pytest.mark.parametrize("batch", [1, 7], ids=["N=1", "N=7"])
 def test_output_shape(student: Student, batch: int) -> None:
@@ -202,6 +205,7 @@ def test_output_shape(student: Student, batch: int) -> None:
     assert network_activation(run) is not None, not_confirmed("the output's shape")
 
 
+@pytest.mark.public
 @pytest.mark.points(2.5, exercise="2.1")
 @pytest.mark.parametrize("n_hidden", [13, 5], ids=["n_hidden=13", "n_hidden=5"])
 def test_forward_computes_the_network(student: Student, n_hidden: int) -> None:

@@ -253,6 +253,7 @@ def split_mistake(train: Tensor, val: Tensor, n_samples: int, val_fraction: floa
     return "the split does not follow torch.randperm(n_samples, generator=generator): did you pass the generator?"
 
 
+@pytest.mark.public
 @pytest.mark.points(3, exercise="3.1")
 def test_split_is_a_partition(student: Student) -> None:
     """split_indices returns disjoint int64 index tensors that cover every sample"""
@@ -290,6 +291,7 @@ def test_split_follows_randperm(student: Student) -> None:
         )
 
 
+@pytest.mark.public
 @pytest.mark.points(1, exercise="3.1")
 def test_split_without_validation(student: Student) -> None:
     """split_indices keeps every sample for training when int(val_fraction * n_samples) == 0"""
@@ -578,6 +580,7 @@ def test_plot_honours_scale(student: Student) -> None:
     assert axes is not None, f"with plot_fit(model, t_u, t_c, scale={OTHER_SCALE}) and t_u of shape [N]: {mistake}"
 
 
+@pytest.mark.public
 @pytest.mark.points(2, exercise="3.3")
 def test_plot_labels_axes(student: Student) -> None:
     """plot_fit labels the x axis Fahrenheit and the y axis Celsius"""

@@ -57,3 +57,24 @@ def test_broken_yaml_names_the_line() -> None:
 def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(CourseConfigError, match="cannot read"):
         load_course(tmp_path / "course.yml")
+
+
+def test_gradescope_visibility_defaults_and_course_yml() -> None:
+    course = load_course(REPO / "course.yml")
+    assert course.gradescope.visibility.of(public=True) == "visible"
+    assert course.gradescope.visibility.of(public=False) == "after_due_date"
+    assert course.gradescope.stdout_visibility == "hidden"
+    # Left out, the section has the same defaults.
+    start = COURSE_TEXT.index("gradescope:\n")
+    end = COURSE_TEXT.index("\n# Thresholds", start)
+    assert parse_course(COURSE_TEXT[:start] + COURSE_TEXT[end:]).gradescope == course.gradescope
+
+
+def test_a_visibility_gradescope_does_not_know_is_refused() -> None:
+    text = COURSE_TEXT.replace("    other_checks: after_due_date", "    other_checks: after_deadline")
+    with pytest.raises(CourseConfigError) as error:
+        parse_course(text)
+    line = _line_of(text, "after_deadline")
+    assert f"line {line}: gradescope.visibility.other_checks: Input should be 'visible', 'after_due_date'" in str(
+        error.value
+    )

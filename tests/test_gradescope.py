@@ -1,25 +1,46 @@
 """Gradescope's autograder.zip, run as Gradescope runs it, in a stand-in /autograder folder.
 
 The zip is unpacked into AUTOGRADER_ROOT/source and `run_autograder` grades AUTOGRADER_ROOT/submission with
-this machine's Python (setup.sh, which installs Python on Gradescope's image, is checked but not run).
+this machine's Python, where it can be, in a fresh memory cgroup holding Gradescope's default 768 MB (setup.sh,
+which installs Python on Gradescope's image, is checked but not run; its isolation report is run).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shlex
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
 import yaml
+from memory_limit import memory_cgroup
 
-from coursekit.gradescope import build_autograder_zip
+from coursekit.config import load_course
+from coursekit.gradescope import (
+    KIT_MEMORY_MB,
+    MIN_GRADING_MEMORY_MB,
+    MIN_STUDENT_MEMORY_MB,
+    PYTORCH_CPU_INDEX,
+    AutograderSourceError,
+    autograder_install_arguments,
+    build_autograder_zip,
+    container_memory_limit_mb,
+    limits_within_container,
+    torch_cpu_requirement,
+)
+from coursekit.worker import uid_tier_problem
 
 REPO = Path(__file__).resolve().parents[1]
 MODULES = ("activations.py", "model.py", "training.py")
+# Gradescope's default memory for an autograder container (its documentation, "Troubleshooting").
+GRADESCOPE_MEMORY_MB = 768
+LIMITS = load_course(REPO / "course.yml").limits
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +61,71 @@ def test_the_zip_holds_the_graders_and_no_solution(autograder_zip: Path) -> None
     assert "python3.11" in setup and "bubblewrap" in setup
 
 
+def _setup_sh(autograder_zip: Path) -> list[str]:
+    with zipfile.ZipFile(autograder_zip) as archive:
+        return archive.read("setup.sh").decode().splitlines()
+
+
+def test_setup_sh_installs_torchs_cpu_build_and_the_kit_without_extras(autograder_zip: Path) -> None:
+    pin = next(
+        d
+        for d in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+        if d.startswith("torch")
+    )
+    arguments = autograder_install_arguments(source="/autograder/source", pyproject=REPO / "pyproject.toml")
+    assert (
+        arguments[:2] == ["--index-url", PYTORCH_CPU_INDEX]
+        and PYTORCH_CPU_INDEX == "https://download.pytorch.org/whl/cpu"
+    )
+    assert arguments[2:4] == ["--extra-index-url", "https://pypi.org/simple"]
+    # pyproject's pin, with the local version only PyTorch's CPU wheels carry: never the CUDA build.
+    assert arguments[4] == pin + "+cpu" and pin.startswith("torch==")
+    # The kit itself, with no extra: the nbgrader extra (Jupyter) stays out of the image.
+    assert arguments[5:] == ["/autograder/source"]
+    installs = [line for line in _setup_sh(autograder_zip) if " install " in line and "/autograder/source" in line]
+    assert len(installs) == 1 and shlex.split(installs[0])[-len(arguments) :] == arguments
+
+
+def test_the_autograder_needs_an_exact_torch_pin(tmp_path: Path) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\ndependencies = ["numpy==2.4.6", "torch==2.13.0+cpu"]\n')
+    assert torch_cpu_requirement(pyproject) == "torch==2.13.0+cpu"
+    pyproject.write_text('[project]\ndependencies = ["torch>=2.13"]\n')
+    with pytest.raises(AutograderSourceError, match="torch must be pinned exactly"):
+        torch_cpu_requirement(pyproject)
+
+
+def test_setup_sh_reports_the_isolation_tier_and_never_fails_the_build(autograder_zip: Path, tmp_path: Path) -> None:
+    (report,) = [line for line in _setup_sh(autograder_zip) if "-m coursekit isolation" in line]
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    # bubblewrap as it fails in a Docker container without user namespaces.
+    (fake_bin / "bwrap").write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
+    (fake_bin / "bwrap").chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake_bin}:{os.environ['PATH']}", "PYTHONPATH": str(REPO)}
+    # As root with Landlock, the uid tier; elsewhere none that keeps the promises.
+    tier = "isolation: uid" if uid_tier_problem() is None else "isolation: none that keeps the kit's promises"
+    for python, expected in ((sys.executable, tier), ("false", "could not run")):
+        script = "set -euo pipefail\n" + report.replace("/autograder/venv/bin/python", python)
+        result = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0 and expected in result.stdout, result.stdout + result.stderr
+    result = subprocess.run(
+        [sys.executable, "-m", "coursekit", "isolation"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert "bubblewrap cannot create namespaces here: bwrap: No permissions" in result.stdout
+
+
 def _grade(autograder_zip: Path, root: Path, files: dict[str, str]) -> dict:
+    return _grade_in_container(autograder_zip, root, files, memory_mb=None)[0]
+
+
+def _grade_in_container(
+    autograder_zip: Path, root: Path, files: dict[str, str], *, memory_mb: int | None, needs_limit: bool = False
+) -> tuple[dict, bool]:
+    """(results.json for `files` handed in, whether run_autograder ran in a memory cgroup of `memory_mb`).
+
+    Where no cgroup can be made it runs without one, or the test is skipped if it `needs_limit`.
+    """
     with zipfile.ZipFile(autograder_zip) as archive:
         archive.extractall(root / "source")
     submission = root / "submission"
@@ -48,22 +133,58 @@ def _grade(autograder_zip: Path, root: Path, files: dict[str, str]) -> dict:
     for name, text in files.items():
         (submission / name).write_text(text, encoding="utf-8")
     env = {**os.environ, "AUTOGRADER_ROOT": str(root), "COURSEKIT_PYTHON": sys.executable}
-    result = subprocess.run(
-        ["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True, timeout=600
-    )
+    command = ["bash", str(root / "source" / "run_autograder")]
+    container = memory_cgroup(memory_mb * 1024 * 1024) if memory_mb is not None else contextlib.nullcontext(None)
+    with container as procs:
+        if procs is None and needs_limit:
+            pytest.skip("no memory cgroup can be made here to stand in for Gradescope's container")
+        if procs is not None:
+            command = ["/bin/sh", "-c", f'echo $$ > {procs} && exec "$@"', "sh", *command]
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
-    return json.loads((root / "results" / "results.json").read_text())
+    return json.loads((root / "results" / "results.json").read_text()), procs is not None
 
 
 def _solutions() -> dict[str, str]:
     return {name: (REPO / "solutions" / name).read_text(encoding="utf-8") for name in MODULES}
 
 
-def test_a_correct_submission_gets_full_marks(autograder_zip: Path, tmp_path: Path) -> None:
-    results = _grade(autograder_zip, tmp_path / "autograder", _solutions())
+def test_a_correct_submission_gets_full_marks_in_gradescopes_default_memory(
+    autograder_zip: Path, tmp_path: Path
+) -> None:
+    results, limited = _grade_in_container(
+        autograder_zip, tmp_path / "autograder", _solutions(), memory_mb=GRADESCOPE_MEMORY_MB
+    )
     assert results["score"] == 100
     assert {"score", "execution_time", "output", "tests"} <= set(results)
     assert all(test["status"] == "passed" for test in results["tests"])
+    # In the 768 MB container, the kit's budgets were lowered to fit beside it, and the instructor is told.
+    memory = results["extra_data"]["memory"]
+    if limited:
+        assert f"memory limit is {GRADESCOPE_MEMORY_MB} MB" in memory["note"]
+        assert memory["student_mb"] + memory["grading_mb"] <= max(
+            GRADESCOPE_MEMORY_MB - KIT_MEMORY_MB, MIN_STUDENT_MEMORY_MB + MIN_GRADING_MEMORY_MB
+        )
+    # The checks that mirror the public tests are shown now, the rest after the due date; the fit at once.
+    public = [test for test in results["tests"] if test["extra_data"]["public"]]
+    assert public and {test["visibility"] for test in public} == {"visible"}
+    assert {test["visibility"] for test in results["tests"] if test not in public} == {"after_due_date"}
+    assert results["stdout_visibility"] == "hidden"
+    assert "![Your model's fit](data:image/png;base64,iVBORw0KGgo" in results["output"]
+
+
+def test_a_hand_in_that_allocates_without_end_loses_its_part_not_the_run(autograder_zip: Path, tmp_path: Path) -> None:
+    files = _solutions()
+    files["training.py"] += "\n_HOARD = []\nwhile True:\n    _HOARD.append(bytearray(16 * 1024 * 1024))\n"
+    results, _ = _grade_in_container(
+        autograder_zip, tmp_path / "autograder", files, memory_mb=GRADESCOPE_MEMORY_MB, needs_limit=True
+    )
+    by_part: dict[str, float] = {}
+    for test in results["tests"]:
+        by_part[test["tags"][0]] = by_part.get(test["tags"][0], 0) + test["score"]
+    assert by_part == {"activations": 30, "model": 30, "training": 0}
+    # Stopped by the kit's own memory limit, which says why, not by the container's OOM killer.
+    assert all("MemoryError" in test["output"] for test in results["tests"] if test["tags"][0] == "training")
 
 
 def test_a_buggy_submission_loses_points_in_its_part(autograder_zip: Path, tmp_path: Path) -> None:
@@ -76,7 +197,10 @@ def test_a_buggy_submission_loses_points_in_its_part(autograder_zip: Path, tmp_p
     for test in results["tests"]:
         by_part[test["tags"][0]] = by_part.get(test["tags"][0], 0) + test["score"]
     assert by_part["activations"] == 30 and by_part["model"] == 30 and by_part["training"] < 40
-    assert any("zero_grad" in test["output"] for test in results["tests"] if test["status"] == "failed")
+    failed = [test for test in results["tests"] if test["status"] == "failed"]
+    assert any("zero_grad" in test["output"] for test in failed)
+    # The hints that would give the answer away are shown after the due date.
+    assert {test["visibility"] for test in failed} == {"after_due_date"}
 
 
 def test_a_broken_submission_gets_zero_with_the_reason(autograder_zip: Path, tmp_path: Path) -> None:
@@ -85,3 +209,45 @@ def test_a_broken_submission_gets_zero_with_the_reason(autograder_zip: Path, tmp
     assert results["score"] == 0
     assert "model.py: SyntaxError at line 1" in results["output"]
     assert "activations.py was not handed in" in results["output"]
+
+
+def _cgroup_tree(tmp_path: Path, proc_line: str, limits: dict[str, str]) -> int | None:
+    tmp_path.mkdir()
+    proc = tmp_path / "cgroup"
+    proc.write_text(proc_line + "\n")
+    for relative, text in limits.items():
+        (tmp_path / "sys" / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "sys" / relative).write_text(text + "\n")
+    return container_memory_limit_mb(proc_cgroup=proc, cgroup_root=tmp_path / "sys")
+
+
+def test_the_containers_memory_limit_is_read_from_its_cgroup(tmp_path: Path) -> None:
+    mb = 1024 * 1024
+    # cgroup v2 inside a Docker container: its own group at the root.
+    assert _cgroup_tree(tmp_path / "a", "0::/", {"memory.max": str(768 * mb)}) == 768
+    assert _cgroup_tree(tmp_path / "b", "0::/", {"memory.max": "max"}) is None
+    # cgroup v1, named by its host path, which the container does not see: its root is read.
+    v1 = {"memory/memory.limit_in_bytes": str(768 * mb)}
+    assert _cgroup_tree(tmp_path / "c", "4:memory:/docker/0123abcd", v1) == 768
+    # A nested group: the least limit on the way up counts.
+    nested = {"memory/memory.limit_in_bytes": "9223372036854771712", "memory/ci/memory.limit_in_bytes": str(1024 * mb)}
+    nested["memory/ci/job/memory.limit_in_bytes"] = "9223372036854771712"
+    assert _cgroup_tree(tmp_path / "d", "4:memory:/ci/job", nested) == 1024
+    assert _cgroup_tree(tmp_path / "e", "4:memory:/", {"memory/memory.limit_in_bytes": "9223372036854771712"}) is None
+    assert container_memory_limit_mb(proc_cgroup=tmp_path / "missing") is None
+
+
+def test_the_kits_memory_budgets_fit_the_container() -> None:
+    assert limits_within_container(LIMITS, container_mb=None) == (LIMITS, None)
+    roomy = KIT_MEMORY_MB + LIMITS.memory_mb + LIMITS.grading_memory_mb
+    assert limits_within_container(LIMITS, container_mb=roomy) == (LIMITS, None)
+    for container_mb in (GRADESCOPE_MEMORY_MB, 1024, 2048, 4096):
+        limits, note = limits_within_container(LIMITS, container_mb=container_mb)
+        assert limits.memory_mb + limits.grading_memory_mb <= container_mb - KIT_MEMORY_MB
+        assert limits.memory_mb >= MIN_STUDENT_MEMORY_MB and limits.grading_memory_mb >= MIN_GRADING_MEMORY_MB
+        assert note is not None and f"{container_mb} MB" in note and "at least" not in note
+        assert limits.time_seconds == LIMITS.time_seconds
+    # Too small for the kit: the least budgets, and the instructor is told what to set.
+    limits, note = limits_within_container(LIMITS, container_mb=512)
+    assert (limits.memory_mb, limits.grading_memory_mb) == (MIN_STUDENT_MEMORY_MB, MIN_GRADING_MEMORY_MB)
+    assert note is not None and f"at least {KIT_MEMORY_MB + MIN_STUDENT_MEMORY_MB + MIN_GRADING_MEMORY_MB} MB" in note

@@ -119,7 +119,7 @@ def test_the_entry_point_refuses_to_grade_below_the_uid_tier(
     for name, text in _sources("solutions").items():
         (root / "submission" / name).write_text(text)
     try:
-        path = gradescope.run_gradescope_submission(root=root, course_dir=root / "source")
+        path = gradescope.run_gradescope_submission(root=root, course_dir=root / "source").results_path
     finally:
         sandbox.bwrap_problem.cache_clear()
     results = json.loads(path.read_text())

@@ -1,11 +1,19 @@
-"""Results files: Gradescope's schema, grades.csv, feedback, atomic writes, and reading a result back."""
+"""Results files: Gradescope's schema, grades.csv, feedback, atomic writes, and reading a result back.
 
+results.json is compared byte for byte with tests/golden/gradescope/results.json; after a deliberate format
+change, regenerate it with ``COURSEKIT_UPDATE_GOLDEN=1 pytest tests/test_results.py`` and review the diff.
+"""
+
+import base64
+import dataclasses
 import json
+import os
 from pathlib import Path
 
 import pytest
+from markdown_it import MarkdownIt
 
-from coursekit.config import load_course
+from coursekit.config import Course, load_course
 from coursekit.plugin import Verdict
 from coursekit.results import (
     StudentResult,
@@ -18,9 +26,13 @@ from coursekit.results import (
 
 REPO = Path(__file__).resolve().parents[1]
 COURSE = load_course(REPO / "course.yml")
+GOLDEN = Path(__file__).resolve().parent / "golden" / "gradescope"
+UPDATE_GOLDEN = os.environ.get("COURSEKIT_UPDATE_GOLDEN") == "1"
 
 
-def _verdict(exercise: str, part: str, passed: bool, points: float, message: str = "") -> Verdict:
+def _verdict(
+    exercise: str, part: str, passed: bool, points: float, message: str = "", *, public: bool = False
+) -> Verdict:
     return Verdict(
         test_id=f"test_{exercise}",
         name=f"{exercise} a check",
@@ -30,13 +42,14 @@ def _verdict(exercise: str, part: str, passed: bool, points: float, message: str
         score=points if passed else 0.0,
         passed=passed,
         message=message,
+        public=public,
     )
 
 
 RESULT = StudentResult(
     student_id="alice",
     verdicts=(
-        _verdict("1.1", "activations", True, 5),
+        _verdict("1.1", "activations", True, 5, public=True),
         _verdict("2.1", "model", False, 2.5, "forward returned shape [3] for input [3, 1]: keep the batch dimension"),
         _verdict("3.2", "training", True, 20),
     ),
@@ -64,11 +77,62 @@ def test_results_follow_gradescopes_schema() -> None:
     assert "SyntaxError at line 3" in data["output"]
 
 
+def _with_visibility(**settings: str) -> Course:
+    gradescope = COURSE.gradescope
+    visibility = gradescope.visibility.model_copy(update={k: v for k, v in settings.items() if k != "stdout"})
+    update = {"visibility": visibility, "stdout_visibility": settings.get("stdout", gradescope.stdout_visibility)}
+    return COURSE.model_copy(update={"gradescope": gradescope.model_copy(update=update)})
+
+
+def test_each_check_is_shown_when_course_yml_says() -> None:
+    data = gradescope_results(RESULT, course=COURSE)
+    # course.yml's defaults: a check that mirrors a public test at once, the others after the due date.
+    assert [test["visibility"] for test in data["tests"]] == ["visible", "after_due_date", "after_due_date"]
+    assert data["stdout_visibility"] == "hidden" and data["visibility"] == "visible"
+    # Gradescope hides the total while a check is hidden: the output must not tell it either.
+    first_line = data["output"].splitlines()[0]
+    assert "5 / 5 points in the checks shown now" in first_line and "after the due date" in first_line
+    assert "25" not in first_line
+
+    everything = _with_visibility(public_checks="visible", other_checks="visible", stdout="after_published")
+    data = gradescope_results(RESULT, course=everything)
+    assert {test["visibility"] for test in data["tests"]} == {"visible"}
+    assert data["stdout_visibility"] == "after_published"
+    assert data["output"].startswith(f"{COURSE.assignment.title}: 25 / 100 points.")
+
+    nothing = _with_visibility(public_checks="after_published", other_checks="hidden")
+    data = gradescope_results(RESULT, course=nothing)
+    assert [test["visibility"] for test in data["tests"]] == ["after_published", "hidden", "hidden"]
+    first_line = data["output"].splitlines()[0]
+    assert "25" not in first_line and "when your instructor publishes the grades" in first_line
+
+
+def test_the_fit_is_embedded_in_the_output() -> None:
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
+    data = gradescope_results(dataclasses.replace(RESULT, fit_png=png), course=COURSE)
+    assert f"![Your model's fit](data:image/png;base64,{base64.b64encode(png).decode()})" in data["output"]
+    # A CommonMark renderer keeps a PNG data: URI (markdown-it, like most, refuses other data: links).
+    html = MarkdownIt("commonmark").render(data["output"])
+    assert f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}" alt="Your model\'s fit"' in html
+    assert "data:image" not in gradescope_results(RESULT, course=COURSE)["output"]
+
+
+def test_results_json_matches_golden(tmp_path: Path) -> None:
+    result = dataclasses.replace(RESULT, fit_png=b"\x89PNG\r\n\x1a\nnot really a picture")
+    write_student_result(result, course=COURSE, out_dir=tmp_path)
+    written, golden = tmp_path / "results" / "alice.json", GOLDEN / "results.json"
+    if UPDATE_GOLDEN:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_bytes(written.read_bytes())
+    assert written.read_bytes() == golden.read_bytes(), "results.json changed; see the module docstring"
+
+
 def test_a_result_reads_back_as_written(tmp_path: Path) -> None:
     write_student_result(RESULT, course=COURSE, out_dir=tmp_path)
     data = json.loads((tmp_path / "results" / "alice.json").read_text())
     back = result_from_results(data, student_id="alice")
     assert back.part_scores(COURSE) == RESULT.part_scores(COURSE)
+    assert [verdict.public for verdict in back.verdicts] == [True, False, False]
     assert back.problems == RESULT.problems and back.late
     feedback = (tmp_path / "feedback" / "alice.md").read_text()
     assert "FAILED (0/2.5) 2.1 a check" in feedback and "keep the batch dimension" in feedback
