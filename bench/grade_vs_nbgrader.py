@@ -32,10 +32,10 @@ from rich.table import Table
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from coursekit.author.notebook import filled_notebook  # noqa: E402
+from coursekit.author.release import build_nbgrader_course  # noqa: E402
 from coursekit.config import load_course  # noqa: E402
-from coursekit.nbgrader_runner import gradebook_scores, nbgrader_environment, run_nbgrader  # noqa: E402
-from coursekit.notebooks import filled_notebook  # noqa: E402
-from coursekit.release import build_nbgrader_course  # noqa: E402
+from coursekit.export.nbgrader import gradebook_scores, nbgrader_environment, run_nbgrader  # noqa: E402
 
 MODULES = ("activations.py", "model.py", "training.py")
 

@@ -32,7 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from coursekit.gradescope import build_autograder_zip  # noqa: E402
+from coursekit.export.gradescope import build_autograder_zip  # noqa: E402
 
 MODULES = ("activations.py", "model.py", "training.py")
 MB = 1024 * 1024

@@ -1,7 +1,7 @@
-"""Benchmark: what one message costs to encode and decode, coursekit.wire beside torch.save/torch.load.
+"""Benchmark: what one message costs to encode and decode, coursekit.sandbox.wire beside torch.save/torch.load.
 
 Times encode + decode of messages the graders really exchange (an activation's request and answer, which
-the activations part sends 68 times per hand-in, and a training_loop answer), with coursekit.wire and
+the activations part sends 68 times per hand-in, and a training_loop answer), with coursekit.sandbox.wire and
 with torch.save + torch.load(weights_only=True), interleaved in one run, and reports the median of
 `--rounds` rounds per message and their ratio.
 
@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from coursekit import wire
+from coursekit.sandbox import wire
 
 
 def typical_messages() -> dict[str, Any]:

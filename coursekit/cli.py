@@ -41,7 +41,7 @@ def build_exercises_command(
     check: Annotated[bool, typer.Option("--check", help="only say whether exercises/ is stale")] = False,
 ) -> None:
     """Generate the student stubs in exercises/ from the fenced solutions in solutions/."""
-    from coursekit.stubs import FenceError, StaleExercisesError, build_exercises
+    from coursekit.author.stubs import FenceError, StaleExercisesError, build_exercises
 
     try:
         written = build_exercises(course_dir=course_dir, check_only=check)
@@ -60,7 +60,7 @@ def check_command(
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="hand-ins graded at once (default: all cores)")] = 0,
 ) -> None:
     """Prove the graders right: full marks for the solutions, zero for the stubs, each mutant caught in its part."""
-    from coursekit.check import CheckError, check_course
+    from coursekit.check.checker import CheckError, check_course
 
     try:
         report = check_course(course_dir=course_dir, jobs=jobs or None)
@@ -77,8 +77,8 @@ def release_command(
     course_dir: CourseDir = Path("."),
 ) -> None:
     """Build the student release (folder + zip for the LMS) and the nbgrader course."""
-    from coursekit.release import ReleaseError, build_release
-    from coursekit.stubs import FenceError, StaleExercisesError
+    from coursekit.author.release import ReleaseError, build_release
+    from coursekit.author.stubs import FenceError, StaleExercisesError
 
     try:
         report = build_release(course_dir=course_dir, out_dir=out)
@@ -116,8 +116,8 @@ def grade_command(
     ] = "auto",
 ) -> None:
     """Grade every hand-in in SUBMISSIONS into OUT: results/<id>.json, feedback/<id>.md, grades.csv."""
-    from coursekit.sandbox import SandboxUnavailable
-    from coursekit.worker import WorkerPool
+    from coursekit.sandbox.bwrap import SandboxUnavailable
+    from coursekit.sandbox.pool import WorkerPool
 
     if not submissions.is_dir():
         raise _fail(f"{submissions} is not a folder of hand-ins")
@@ -153,7 +153,7 @@ def grade_command(
         errors.print(f"isolation: {pool.tier}", highlight=False)
         stack.enter_context(pool)
         pool.start()
-        from coursekit.grading import grade_class
+        from coursekit.grade.engine import grade_class
 
         progress = stack.enter_context(Progress(*columns, console=console, transient=False))
         task = progress.add_task("", total=None)
@@ -180,7 +180,7 @@ def grade_command(
 
 
 def _render_class_summary(report: object, *, course_dir: Path) -> None:
-    from coursekit.grading import ClassReport
+    from coursekit.grade.engine import ClassReport
 
     assert isinstance(report, ClassReport)
     course = load_course(course_dir / "course.yml")
@@ -230,8 +230,8 @@ def collect_command(
     roster: Annotated[Path | None, typer.Option("--roster", help="roster CSV linking LMS ids to student ids")] = None,
 ) -> None:
     """Turn an LMS bulk download into the one-entry-per-student folder that `coursekit grade` reads."""
-    from coursekit.lms import CollectError, collect_download
-    from coursekit.roster import RosterError, load_roster
+    from coursekit.export.lms import CollectError, collect_download
+    from coursekit.intake.roster import RosterError, load_roster
 
     if lms not in ("canvas", "moodle"):
         raise _fail(f"--lms must be canvas or moodle, not {lms!r}")
@@ -280,15 +280,15 @@ def export_command(
     course_dir: CourseDir = Path("."),
 ) -> None:
     """Write grades for an LMS (canvas, moodle, csv), or Gradescope's autograder.zip (gradescope)."""
-    from coursekit.lms import ExportError, export_grades
-    from coursekit.roster import RosterError, load_roster
+    from coursekit.export.lms import ExportError, export_grades
+    from coursekit.intake.roster import RosterError, load_roster
 
     try:
         course = load_course(course_dir / "course.yml")
     except CourseConfigError as error:
         raise _fail(str(error)) from None
     if to == "gradescope":
-        from coursekit.gradescope import AutograderSourceError, build_autograder_zip
+        from coursekit.export.gradescope import AutograderSourceError, build_autograder_zip
 
         try:
             path = build_autograder_zip(course_dir=course_dir, dest=dest or out)
@@ -331,7 +331,7 @@ def gradescope_run_command(
     course_dir: CourseDir = Path("."),
 ) -> None:
     """Grade Gradescope's submission folder and write its results.json (what run_autograder calls)."""
-    from coursekit.gradescope import run_gradescope_submission
+    from coursekit.export.gradescope import run_gradescope_submission
 
     run = run_gradescope_submission(root=root, course_dir=course_dir)
     # run_autograder's output is Gradescope's stdout: staff see it, students only as course.yml allows.
@@ -345,8 +345,8 @@ def gradescope_run_command(
 def isolation_command() -> None:
     """Say which isolation tier student code would get on this machine, and why (setup.sh prints it as Gradescope
     builds its image); never fails."""
-    from coursekit.sandbox import SandboxUnavailable, bwrap_problem
-    from coursekit.worker import choose_tier
+    from coursekit.sandbox.bwrap import SandboxUnavailable, bwrap_problem
+    from coursekit.sandbox.pool import choose_tier
 
     try:
         tier, _ = choose_tier("auto")

@@ -1,18 +1,24 @@
 """course.yml: the course, its assignment, parts, points, limits and thresholds, validated on load.
 
 A bad file raises `CourseConfigError` naming the file, the line and the key, e.g.
-``course.yml, line 14: assignments[0].parts[1].points: Input should be greater than 0``.
+``course.yml, line 14: assignment.parts[1].points: Input should be greater than 0``.
+
+The tool spells no part of the contract itself: the parts, their files and the exercises' names, the modules
+given to every student, the data and the chapter's own code (its probes, the feedback figure, the notebook's
+checks) are all read from here.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-PART_IDS = ("activations", "model", "training")
+# A path inside the course folder, written with forward slashes: "data/measurements.csv".
+_COURSE_PATH = re.compile(r"(?!/)(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9_./-]+")
 
 
 class CourseConfigError(ValueError):
@@ -128,10 +134,35 @@ class Gradescope(_Strict):
     stdout_visibility: Visibility = "hidden"
 
 
+class ChapterCode(_Strict):
+    """The chapter's own code beyond solutions/ and graders' tests, on the course side, each path relative to the
+    course folder. Only `probes` is ever seen by student code (mounted read-only into the sandbox)."""
+
+    # Registers the chapter's probes by name (coursekit.sandbox.probes.probe), each with its answer's form.
+    probes: str | None = None
+    # Defines figure_png(data) -> bytes | None: the picture a grader's "figure" attachment becomes in the feedback.
+    figure: str | None = None
+    # A folder with <exercise name>.py per exercise: the notebook's test cell for that exercise.
+    notebook_checks: str | None = None
+
+
+class Release(_Strict):
+    """What the student release says about the chapter."""
+
+    # The student README's opening paragraph (markdown): what the student builds, in the chapter's words.
+    introduction: str = ""
+
+
 class Course(_Strict):
     title: str
     book: Book
-    assignments: list[Assignment] = Field(min_length=1)
+    assignment: Assignment
+    # Modules the kit puts in every hand-in and in the release, never a student's copy: "data/loader.py".
+    given: list[str] = Field(default_factory=list)
+    # Data files the release and the autograder carry: "data/measurements.csv".
+    data: list[str] = Field(default_factory=list)
+    chapter: ChapterCode = Field(default_factory=ChapterCode)
+    release: Release = Field(default_factory=Release)
     limits: Limits
     intake: IntakeLimits
     thresholds: dict[str, float] = Field(default_factory=dict)
@@ -140,10 +171,34 @@ class Course(_Strict):
     seed: int = Field(default=0, ge=0)
     gradescope: Gradescope = Field(default_factory=Gradescope)
 
+    @model_validator(mode="after")
+    def _valid_files(self) -> Course:
+        chapter = self.chapter
+        for path in [*self.given, *self.data, chapter.probes, chapter.figure, chapter.notebook_checks]:
+            if path is not None and not _COURSE_PATH.fullmatch(path):
+                raise ValueError(f"{path!r} is not a path inside the course folder")
+        for path in [*self.given, chapter.probes, chapter.figure]:
+            if path is not None and not path.endswith(".py"):
+                raise ValueError(f"{path!r} is not a .py file")
+        names = [part.file for part in self.assignment.parts] + self.given_modules
+        if len(set(names)) != len(names):
+            raise ValueError(f"the parts' files and the given modules must have distinct names, got {names}")
+        return self
+
     @property
-    def assignment(self) -> Assignment:
-        """The kit's single assignment (the first)."""
-        return self.assignments[0]
+    def given_modules(self) -> list[str]:
+        """The file names of the given modules, as they sit beside the student's: ["loader.py"]."""
+        return [PurePosixPath(path).name for path in self.given]
+
+    @property
+    def contract(self) -> dict[str, tuple[str, ...]]:
+        """Each part's file and the names it must define: {"ops.py": ("square", "cube")}."""
+        return {part.file: tuple(ex.name for ex in part.exercises) for part in self.assignment.parts}
+
+    def contract_files_text(self) -> str:
+        """The parts' files for a message: "ops.py, model.py and loop.py"."""
+        files = [part.file for part in self.assignment.parts]
+        return files[0] if len(files) == 1 else ", ".join(files[:-1]) + " and " + files[-1]
 
 
 def _line_of(node: yaml.Node, loc: tuple[int | str, ...]) -> int:
@@ -180,7 +235,7 @@ def parse_course(text: str, *, source: str = "course.yml") -> Course:
         problem = getattr(error, "problem", None) or str(error)
         raise CourseConfigError(f"{source}{where}: not valid YAML: {problem}") from None
     if root is None or not isinstance(data, dict):
-        raise CourseConfigError(f"{source}: expected a mapping with title, book, assignments, limits")
+        raise CourseConfigError(f"{source}: expected a mapping with title, book, assignment, limits")
     try:
         return Course.model_validate(data)
     except ValidationError as error:

@@ -23,9 +23,9 @@ import nbformat
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from coursekit.check import load_mutants, write_mutant_handin  # noqa: E402
+from coursekit.author.notebook import build_notebook, fence_lines_removed  # noqa: E402
+from coursekit.check.checker import load_mutants, write_mutant_handin  # noqa: E402
 from coursekit.config import load_course  # noqa: E402
-from coursekit.notebooks import build_notebook, fence_lines_removed  # noqa: E402
 
 MODULES = ("activations.py", "model.py", "training.py")
 # student -> the mutant (graders/mutants/*.yml) their hand-in carries

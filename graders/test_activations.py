@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from coursekit.source_check import UNKNOWN_ROOT, HandinSource, Reference
-from coursekit.student import Student
+from coursekit.grade.source_check import UNKNOWN_ROOT, HandinSource, Reference
+from coursekit.sandbox.student import Student
 
 # A fresh stream per grading run: a hand-in cannot be tuned to fixed inputs.
 # Reseeded before every test from course.yml's seed and the test's name (graders/conftest.py).

@@ -18,7 +18,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from coursekit.student import Student
+from coursekit.sandbox.student import Student
 
 # Reseeded before every test from course.yml's seed and the test's name (graders/conftest.py).
 _GENERATOR = torch.Generator()

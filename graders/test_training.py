@@ -22,8 +22,8 @@ import torch
 from torch import Tensor, nn
 
 from coursekit.config import Course
-from coursekit.probes import sequential_from_layers
-from coursekit.student import Student, StudentError
+from coursekit.sandbox.probes import sequential_from_layers
+from coursekit.sandbox.student import Student, StudentError
 
 Layers = list[tuple[str, list[int]]]
 

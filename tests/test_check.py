@@ -13,7 +13,7 @@ import pytest
 import yaml
 from rich.console import Console
 
-from coursekit.check import (
+from coursekit.check.checker import (
     CheckError,
     CheckReport,
     CheckRow,
@@ -271,7 +271,7 @@ def test_a_handin_that_hangs_is_stopped(tmp_path: Path) -> None:
 
 def test_one_handin_is_graded_from_the_command_line() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "coursekit.check", "--one", str(REPO / "solutions"), "--course-dir", str(REPO)],
+        [sys.executable, "-m", "coursekit.check.checker", "--one", str(REPO / "solutions"), "--course-dir", str(REPO)],
         capture_output=True,
         text=True,
         check=True,

@@ -24,13 +24,11 @@ def _line_of(text: str, needle: str) -> int:
 
 
 def test_a_bad_value_names_its_line_and_key() -> None:
-    text = COURSE_TEXT.replace("        points: 30\n", "        points: -5\n", 1)
+    text = COURSE_TEXT.replace("      points: 30\n", "      points: -5\n", 1)
     with pytest.raises(CourseConfigError) as error:
         parse_course(text)
     line = _line_of(text, "points: -5")
-    assert f"course.yml, line {line}: assignments[0].parts[0].points: Input should be greater than 0" in str(
-        error.value
-    )
+    assert f"course.yml, line {line}: assignment.parts[0].points: Input should be greater than 0" in str(error.value)
 
 
 def test_a_misspelt_key_is_named() -> None:

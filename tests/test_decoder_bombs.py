@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from coursekit import sandbox
 from coursekit.config import load_course
+from coursekit.sandbox import bwrap
 
 sys.path.insert(0, str(Path(__file__).parent))
 from memory_limit import run_under_memory_limit
@@ -31,7 +31,7 @@ MEMORY_LIMIT_MB = 6144
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.sandbox,
-    pytest.mark.skipif(sandbox.bwrap_problem() is not None, reason=f"no sandbox here: {sandbox.bwrap_problem()}"),
+    pytest.mark.skipif(bwrap.bwrap_problem() is not None, reason=f"no sandbox here: {bwrap.bwrap_problem()}"),
 ]
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from coursekit.gradescope import PYPI_INDEX, PYTORCH_CPU_INDEX, autograder_install_arguments
+from coursekit.export.gradescope import PYPI_INDEX, PYTORCH_CPU_INDEX, autograder_install_arguments
 
 REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))

@@ -41,8 +41,8 @@ from coursekit.escaping import (
     utf8_size,
     within_file_size,
 )
-from coursekit.plugin import Verdict
-from coursekit.results import StudentResult, feedback_markdown, grades_csv, gradescope_results
+from coursekit.grade.plugin import Verdict
+from coursekit.grade.results import StudentResult, feedback_markdown, grades_csv, gradescope_results
 
 REPO = Path(__file__).resolve().parents[1]
 COURSE = load_course(REPO / "course.yml")

@@ -1,7 +1,7 @@
 """The activations and model graders judged on hand-ins: correct rewrites get full marks, bugs lose points with a hint.
 
 Each hand-in is a folder holding copies of solutions/*.py with activations.py or model.py replaced, graded
-with the instructors' debugging command (`pytest -c graders/pytest.ini --rootdir graders -p coursekit.plugin
+with the instructors' debugging command (`pytest -c graders/pytest.ini --rootdir graders -p coursekit.grade.plugin
 --handin ...`), run in-process by pytester so torch is imported once.
 """
 
@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from coursekit.config import load_course
-from coursekit.plugin import Verdict
-from coursekit.probes import OpRecorder
+from coursekit.grade.plugin import Verdict
+from coursekit.sandbox.probes import OpRecorder
 
 pytest_plugins = ("pytester",)
 
@@ -178,7 +178,7 @@ def grade(pytester: pytest.Pytester, tmp_path: Path, part: str, files: dict[str,
     for name, text in files.items():
         (handin / name).write_text(text, encoding="utf-8")
     result = pytester.runpytest_inprocess(
-        *("-c", str(GRADERS / "pytest.ini"), "--rootdir", str(GRADERS), "-p", "coursekit.plugin"),
+        *("-c", str(GRADERS / "pytest.ini"), "--rootdir", str(GRADERS), "-p", "coursekit.grade.plugin"),
         *("--course", str(REPO / "course.yml"), "--handin", str(handin), "-q", "-p", "no:randomly"),
         str(GRADERS / f"test_{part}.py"),
     )

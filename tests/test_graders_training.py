@@ -1,7 +1,7 @@
 """The training graders (graders/test_training.py) judged on hand-ins: correct rewrites, mutants and cheats.
 
 Each hand-in is a folder holding copies of solutions/*.py with training.py replaced, graded with the
-instructors' debugging command (`pytest -c graders/pytest.ini --rootdir graders -p coursekit.plugin
+instructors' debugging command (`pytest -c graders/pytest.ini --rootdir graders -p coursekit.grade.plugin
 --handin ...`), run in-process by pytester so torch is imported once.
 """
 
@@ -20,8 +20,8 @@ import torch
 import yaml
 
 from coursekit.config import load_course
-from coursekit.plugin import Verdict
-from coursekit.student import StudentError
+from coursekit.grade.plugin import Verdict
+from coursekit.sandbox.student import StudentError
 
 pytest_plugins = ("pytester",)
 
@@ -218,7 +218,7 @@ def grade(pytester: pytest.Pytester, tmp_path: Path, training: str) -> list[Verd
         shutil.copy(module, handin / module.name)
     (handin / "training.py").write_text(training, encoding="utf-8")
     result = pytester.runpytest_inprocess(
-        *("-c", str(GRADERS / "pytest.ini"), "--rootdir", str(GRADERS), "-p", "coursekit.plugin"),
+        *("-c", str(GRADERS / "pytest.ini"), "--rootdir", str(GRADERS), "-p", "coursekit.grade.plugin"),
         *("--course", str(REPO / "course.yml"), "--handin", str(handin), "-q", "-p", "no:randomly"),
         str(GRADERS / "test_training.py"),
     )

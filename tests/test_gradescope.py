@@ -22,7 +22,7 @@ import yaml
 from memory_limit import memory_cgroup
 
 from coursekit.config import load_course
-from coursekit.gradescope import (
+from coursekit.export.gradescope import (
     KIT_MEMORY_MB,
     MIN_GRADING_MEMORY_MB,
     MIN_STUDENT_MEMORY_MB,
@@ -34,7 +34,7 @@ from coursekit.gradescope import (
     limits_within_container,
     torch_cpu_requirement,
 )
-from coursekit.worker import uid_tier_problem
+from coursekit.sandbox.pool import uid_tier_problem
 
 REPO = Path(__file__).resolve().parents[1]
 MODULES = ("activations.py", "model.py", "training.py")
@@ -54,8 +54,8 @@ def test_the_zip_holds_the_graders_and_no_solution(autograder_zip: Path) -> None
         setup = archive.read("setup.sh").decode()
         modes = {info.filename: info.external_attr >> 16 for info in archive.infolist()}
     assert {"setup.sh", "run_autograder", "course.yml", "pyproject.toml", "graders/test_training.py"} <= names
-    assert "coursekit/grading.py" in names and "data/temperature.csv" in names
-    assert [name for name in names if name.startswith("solutions/")] == ["solutions/temperature_data.py"]
+    assert "coursekit/grade/engine.py" in names and "data/temperature.csv" in names
+    assert not [name for name in names if name.startswith("solutions/")] and "data/temperature_data.py" in names
     assert not [name for name in names if name.startswith(("graders/mutants/", "exercises/", "tests/"))]
     assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111
     assert "python3.11" in setup and "bubblewrap" in setup

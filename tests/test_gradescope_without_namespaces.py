@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from coursekit import gradescope
-from coursekit.gradescope import build_autograder_zip
-from coursekit.worker import uid_tier_problem
+from coursekit.export import gradescope
+from coursekit.export.gradescope import build_autograder_zip
+from coursekit.sandbox.pool import uid_tier_problem
 
 REPO = Path(__file__).resolve().parents[1]
 MODULES = ("activations.py", "model.py", "training.py")
@@ -108,10 +108,10 @@ def test_the_entry_point_refuses_to_grade_below_the_uid_tier(
     (tmp_path / "docker-bin").mkdir()
     (tmp_path / "docker-bin" / "bwrap").write_text(DOCKER_BWRAP)
     (tmp_path / "docker-bin" / "bwrap").chmod(0o755)
-    monkeypatch.setattr("coursekit.worker.uid_tier_problem", lambda: "Landlock is disabled in this kernel")
-    from coursekit import sandbox
+    monkeypatch.setattr("coursekit.sandbox.pool.uid_tier_problem", lambda: "Landlock is disabled in this kernel")
+    from coursekit.sandbox import bwrap
 
-    sandbox.bwrap_problem.cache_clear()
+    bwrap.bwrap_problem.cache_clear()
     root = tmp_path / "autograder"
     with zipfile.ZipFile(autograder_zip) as archive:
         archive.extractall(root / "source")
@@ -121,7 +121,7 @@ def test_the_entry_point_refuses_to_grade_below_the_uid_tier(
     try:
         path = gradescope.run_gradescope_submission(root=root, course_dir=root / "source").results_path
     finally:
-        sandbox.bwrap_problem.cache_clear()
+        bwrap.bwrap_problem.cache_clear()
     results = json.loads(path.read_text())
     assert results["score"] == 0 and results["tests"] == []
     assert "grading is unavailable" in results["output"].lower()

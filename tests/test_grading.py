@@ -18,7 +18,7 @@ import nbformat
 import pytest
 
 from coursekit.config import load_course
-from coursekit.grading import ClassReport, grade_class
+from coursekit.grade.engine import ClassReport, grade_class
 
 REPO = Path(__file__).resolve().parents[1]
 MALICIOUS = Path(__file__).resolve().parent / "malicious"
@@ -222,7 +222,7 @@ def test_grades_csv_is_plain_utf8_csv(graded: tuple) -> None:
 
 
 def test_broken_graders_stop_the_batch_instead_of_grading_everyone_zero(tmp_path: Path) -> None:
-    from coursekit.grading import GraderSetupError
+    from coursekit.grade.engine import GraderSetupError
 
     course = tmp_path / "course"
     for folder in ("graders", "solutions", "data"):

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from coursekit.check import check_course, load_mutants, write_mutant_handin
+from coursekit.check.checker import check_course, load_mutants, write_mutant_handin
 from coursekit.config import load_course
-from coursekit.grading import grade_class
+from coursekit.grade.engine import grade_class
 
 REPO = Path(__file__).resolve().parents[1]
 COURSE = load_course(REPO / "course.yml")

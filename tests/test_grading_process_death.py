@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from coursekit import sandbox
 from coursekit.config import load_course
-from coursekit.grading import grade_class
-from coursekit.lms import ExportError, export_grades
-from coursekit.results import NOT_GRADED
+from coursekit.export.lms import ExportError, export_grades
+from coursekit.grade.engine import grade_class
+from coursekit.grade.results import NOT_GRADED
+from coursekit.sandbox import bwrap
 
 REPO = Path(__file__).resolve().parents[1]
 MODULES = ("activations.py", "model.py", "training.py")
@@ -28,7 +28,7 @@ COURSE = load_course(REPO / "course.yml")
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(sandbox.bwrap_problem() is not None, reason=f"no sandbox here: {sandbox.bwrap_problem()}"),
+    pytest.mark.skipif(bwrap.bwrap_problem() is not None, reason=f"no sandbox here: {bwrap.bwrap_problem()}"),
 ]
 
 # A correct hand-in whose tanh pauses 3 s once: graded last, it is mid-pause a second after the others are written.

@@ -21,7 +21,7 @@ from markdown_it import MarkdownIt
 
 from coursekit.config import load_course
 from coursekit.escaping import MAX_FILE_BYTES, MAX_MESSAGE_CHARS
-from coursekit.lms import export_grades, read_grades
+from coursekit.export.lms import export_grades, read_grades
 
 REPO = Path(__file__).resolve().parents[1]
 MALICIOUS = Path(__file__).resolve().parent / "malicious"

@@ -18,7 +18,7 @@ import nbformat
 import pytest
 
 from coursekit.config import IntakeLimits, load_course
-from coursekit.intake import (
+from coursekit.intake.handin import (
     CONTRACT_NAMES,
     MAX_CELL_PROBLEMS_NAMED,
     MAX_NOTEBOOK_CELLS,
@@ -972,7 +972,7 @@ def test_a_broken_cell_of_blank_lines_is_read_in_linear_time(tmp_path: Path) -> 
 
 
 def test_the_release_notebook_is_well_inside_the_bounds() -> None:
-    from coursekit.notebooks import build_notebook, filled_notebook
+    from coursekit.author.notebook import build_notebook, filled_notebook
 
     filled = filled_notebook(build_notebook(course_dir=ROOT, with_solutions=False), course_dir=ROOT)
     code = sum(len(cell.source.encode()) for cell in filled.cells if cell.cell_type == "code")

@@ -25,8 +25,8 @@ import torch
 matplotlib.use("Agg")
 from forked_child import run_in_child, train_and_plot
 
-from coursekit import landlock, seccomp
-from coursekit.landlock import FsAccess, LandlockStatus, NetAccess, Scope
+from coursekit.sandbox import landlock, seccomp
+from coursekit.sandbox.landlock import FsAccess, LandlockStatus, NetAccess, Scope
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 PROBE = landlock.probe_landlock()

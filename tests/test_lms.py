@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from coursekit.config import Course, load_course
-from coursekit.lms import (
+from coursekit.export.lms import (
     LATE_CSV,
     CollectError,
     ExportError,
@@ -29,8 +29,8 @@ from coursekit.lms import (
     read_grades,
     strip_canvas_counter,
 )
-from coursekit.results import StudentResult, grades_csv
-from coursekit.roster import Roster, RosterError, load_roster, parse_roster
+from coursekit.grade.results import StudentResult, grades_csv
+from coursekit.intake.roster import Roster, RosterError, load_roster, parse_roster
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).resolve().parent / "golden" / "lms"

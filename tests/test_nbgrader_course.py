@@ -20,9 +20,7 @@ import nbformat
 import pytest
 from solution_lines import solution_body_lines
 
-from coursekit.config import load_course
-from coursekit.nbgrader_runner import nbgrader_environment, run_nbgrader
-from coursekit.notebooks import (
+from coursekit.author.notebook import (
     BEGIN_HIDDEN_TESTS,
     build_notebook,
     exercise_points,
@@ -32,7 +30,9 @@ from coursekit.notebooks import (
     notebook_text,
     solution_grade_id,
 )
-from coursekit.release import build_nbgrader_course
+from coursekit.author.release import build_nbgrader_course
+from coursekit.config import load_course
+from coursekit.export.nbgrader import nbgrader_environment, run_nbgrader
 
 REPO = Path(__file__).resolve().parents[1]
 COURSE = load_course(REPO / "course.yml")
@@ -113,7 +113,7 @@ def test_setup_and_data_cells_are_locked_and_grade_ids_unique(source_notebook: n
 
 def test_test_cell_points_are_the_graders_points_per_exercise(source_notebook: nbformat.NotebookNode) -> None:
     """Each test cell is worth what the hidden graders give its exercise, so both graders agree on partial work."""
-    from coursekit.grading import grader_points
+    from coursekit.grade.engine import grader_points
 
     by_exercise = grader_points((REPO / "graders").resolve())
     cells = _cells_by_id(source_notebook)
@@ -345,7 +345,7 @@ def test_coursekit_grade_gives_the_handed_back_notebooks_nbgraders_points(
     autograded: dict[str, Any], tmp_path: Path
 ) -> None:
     """The same four notebooks, graded by stock nbgrader and by `coursekit grade`, get the same totals."""
-    from coursekit.grading import grade_class
+    from coursekit.grade.engine import grade_class
 
     submissions = tmp_path / "submissions"
     submissions.mkdir()

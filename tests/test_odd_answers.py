@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from coursekit import sandbox
 from coursekit.config import load_course
-from coursekit.grading import grade_class
+from coursekit.grade.engine import grade_class
+from coursekit.sandbox import bwrap
 
 REPO = Path(__file__).resolve().parents[1]
 MODULES = ("activations.py", "model.py", "training.py")
@@ -19,7 +19,7 @@ SEEDS = range(4)
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(sandbox.bwrap_problem() is not None, reason=f"no sandbox here: {sandbox.bwrap_problem()}"),
+    pytest.mark.skipif(bwrap.bwrap_problem() is not None, reason=f"no sandbox here: {bwrap.bwrap_problem()}"),
 ]
 
 

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 from solution_lines import solution_body_lines
 
-from coursekit.config import load_course
-from coursekit.release import (
+from coursekit.author.release import (
     ReleaseLeakError,
     ReleaseReport,
     build_release,
@@ -23,7 +22,8 @@ from coursekit.release import (
     course_id,
     nbgrader_config_text,
 )
-from coursekit.stubs import StaleExercisesError
+from coursekit.author.stubs import StaleExercisesError
+from coursekit.config import load_course
 
 REPO = Path(__file__).resolve().parents[1]
 COURSE = load_course(REPO / "course.yml")

@@ -14,8 +14,8 @@ import pytest
 from markdown_it import MarkdownIt
 
 from coursekit.config import Course, load_course
-from coursekit.plugin import Verdict
-from coursekit.results import (
+from coursekit.grade.plugin import Verdict
+from coursekit.grade.results import (
     StudentResult,
     grades_csv,
     gradescope_results,

@@ -21,14 +21,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from coursekit import sandbox
 from coursekit.config import Limits
-from coursekit.student import StudentCrash, StudentError, StudentTimeout
-from coursekit.worker import WorkerPool, uid_tier_problem
+from coursekit.sandbox import bwrap
+from coursekit.sandbox.pool import WorkerPool, uid_tier_problem
+from coursekit.sandbox.student import StudentCrash, StudentError, StudentTimeout
 
 pytestmark = [
     pytest.mark.sandbox,
-    pytest.mark.skipif(sandbox.bwrap_problem() is not None, reason=f"no sandbox here: {sandbox.bwrap_problem()}"),
+    pytest.mark.skipif(bwrap.bwrap_problem() is not None, reason=f"no sandbox here: {bwrap.bwrap_problem()}"),
 ]
 TIERS = [
     pytest.param("bwrap", id="bwrap"),
@@ -62,12 +62,12 @@ def tier_pool(tier: str, scratch: Path, *, limits: Limits = LIMITS, slots: int =
     # The tier is chosen when the pool is made; only then must bubblewrap fail.
     path = os.environ["PATH"]
     os.environ["PATH"] = f"{stand_in}:{path}"
-    sandbox.bwrap_problem.cache_clear()
+    bwrap.bwrap_problem.cache_clear()
     try:
         pool = WorkerPool(limits=limits, scratch_dir=scratch, slots=slots)
     finally:
         os.environ["PATH"] = path
-        sandbox.bwrap_problem.cache_clear()
+        bwrap.bwrap_problem.cache_clear()
     with pool:
         assert pool.tier == "uid"
         yield pool
@@ -134,7 +134,7 @@ def test_it_cannot_read_graders_solutions_course_or_other_handins(pool: WorkerPo
         REPOSITORY / "solutions" / "activations.py",
         REPOSITORY / "course.yml",
         other / "activations.py",
-        sandbox.package_dir().parent / "course.yml",
+        bwrap.package_dir().parent / "course.yml",
     ]
     result = attack(pool, "read_files", [str(path) for path in paths])
     refused = "failed: FileNotFoundError" if pool.tier == "bwrap" else "failed: PermissionError"
@@ -329,7 +329,7 @@ def test_the_students_uid_is_an_unprivileged_host_uid(pool: WorkerPool) -> None:
             status = Path(f"/proc/{pid}/status").read_text()
             owners |= {int(line.split()[1]) for line in status.splitlines() if line.startswith(("Uid:", "Gid:"))}
     assert owners, "the student's process was not found"
-    expected = sandbox.host_uid(1) if os.geteuid() == 0 else os.geteuid()
+    expected = bwrap.host_uid(1) if os.geteuid() == 0 else os.geteuid()
     assert owners == {expected}
 
 
@@ -346,7 +346,7 @@ def test_the_hosts_environment_stays_outside(tmp_path: Path, tier: str) -> None:
     assert not [entry for entry in seen if canary in entry or "COURSEKIT_TEST" in entry]
     # bubblewrap sets PWD and torch sets its compiler cache folder inside; everything else is the kit's.
     set_inside = {"PWD", "TORCHINDUCTOR_CACHE_DIR"}
-    assert {entry.split("=")[0] for entry in seen if "=" in entry} <= set(sandbox.sandbox_environment()) | set_inside
+    assert {entry.split("=")[0] for entry in seen if "=" in entry} <= set(bwrap.sandbox_environment()) | set_inside
 
 
 def test_dev_is_read_only_and_the_writable_space_is_bounded_in_total(pool: WorkerPool) -> None:
@@ -357,7 +357,7 @@ def test_dev_is_read_only_and_the_writable_space_is_bounded_in_total(pool: Worke
         result = attack(pool, "fill_many_files", ".", LIMITS.file_size_mb)
         assert isinstance(result, StudentCrash), result
         assert f"wrote more than {3 * per_mount // 2**20} MB to disk" in result.message
-    for folder in sandbox.WRITABLE_MOUNTS if pool.tier == "bwrap" else ():
+    for folder in bwrap.WRITABLE_MOUNTS if pool.tier == "bwrap" else ():
         written = attack(pool, "fill_many_files", folder, LIMITS.file_size_mb)
         assert isinstance(written, int)
         assert per_mount - 2 * LIMITS.file_size_mb * 2**20 <= written <= per_mount, (folder, written)

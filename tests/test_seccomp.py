@@ -28,7 +28,7 @@ import pytest
 matplotlib.use("Agg")
 from forked_child import run_in_child, train_and_plot
 
-from coursekit import seccomp
+from coursekit.sandbox import seccomp
 
 LIBC = ctypes.CDLL(None, use_errno=True)
 LIBC.syscall.restype = ctypes.c_long

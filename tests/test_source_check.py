@@ -1,4 +1,4 @@
-"""coursekit.source_check: what a function of a hand-in can reach, read from its source, or why the check cannot tell.
+"""coursekit.grade.source_check: what a function of a hand-in can reach, read from its source, or why the check cannot tell.
 
 Each case is a small activations.py; the analyzer must name what the function can refer to (whatever alias or
 helper it goes through), report nothing a module's other functions or its own tests use, and say where and why
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from coursekit.source_check import HandinSource, Reach
+from coursekit.grade.source_check import HandinSource, Reach
 
 
 def reach(source: str, function: str = "tanh", **others: str) -> Reach:
@@ -229,7 +229,7 @@ CANNOT_TELL = {
     ),
     "the grading kit": (
         "from coursekit import probes\nprobes.PROBES['value_and_grad'] = None\ndef tanh(x):\n    return x\n",
-        "line 2 changes an item of coursekit.probes.PROBES, which belongs to coursekit",
+        "line 2 changes an item of coursekit.sandbox.probes.PROBES, which belongs to coursekit",
     ),
     "a thread started on import": (
         "import threading\ndef _w():\n    pass\nthreading.Thread(target=_w).start()\ndef tanh(x):\n    return x\n",

@@ -1,4 +1,4 @@
-"""coursekit.stubs: student stubs generated from the fenced reference solutions."""
+"""coursekit.author.stubs: student stubs generated from the fenced reference solutions."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from types import ModuleType
 import pytest
 import torch
 
+from coursekit.author.stubs import FenceError, StaleExercisesError, build_exercises, stub_source
 from coursekit.config import Course, load_course, parse_course
-from coursekit.stubs import FenceError, StaleExercisesError, build_exercises, stub_source
 
 REPO = Path(__file__).resolve().parents[1]
 PART_FILES = ("activations.py", "model.py", "training.py")
@@ -26,9 +26,10 @@ def course() -> Course:
 
 @pytest.fixture
 def course_copy(tmp_path: Path) -> Path:
-    """A course folder with the repository's course.yml and solutions/, and no exercises/ yet."""
+    """A course folder with the repository's course.yml, solutions/ and data/, and no exercises/ yet."""
     shutil.copy(REPO / "course.yml", tmp_path / "course.yml")
-    shutil.copytree(REPO / "solutions", tmp_path / "solutions", ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in ("solutions", "data"):
+        shutil.copytree(REPO / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
     return tmp_path
 
 
@@ -158,7 +159,7 @@ def test_build_writes_the_stubs_and_copies_the_given_module(course_copy: Path) -
     exercises = course_copy / "exercises"
     assert sorted(path.name for path in written) == sorted([*PART_FILES, "temperature_data.py"])
     assert all(path.parent == exercises and path.is_file() for path in written)
-    given = (course_copy / "solutions" / "temperature_data.py").read_bytes()
+    given = (course_copy / "data" / "temperature_data.py").read_bytes()
     assert (exercises / "temperature_data.py").read_bytes() == given
     assert build_exercises(course_dir=course_copy, check_only=True) == []
 
@@ -279,7 +280,7 @@ def test_a_valid_block_becomes_one_raise_line(course: Course) -> None:
 
 
 def test_a_given_module_with_a_block_is_an_error(course_copy: Path) -> None:
-    given = course_copy / "solutions" / "temperature_data.py"
+    given = course_copy / "data" / "temperature_data.py"
     given.write_text(given.read_text(encoding="utf-8") + "\n### BEGIN SOLUTION\nX = 1\n### END SOLUTION\n")
     with pytest.raises(FenceError, match=r"^temperature_data\.py, line \d+: a module given to students as is"):
         build_exercises(course_dir=course_copy)

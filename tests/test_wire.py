@@ -28,8 +28,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coursekit import wire
-from coursekit.student import MAX_FAILURE_CHARS, InProcessStudent, StudentError, answer_of
+from coursekit.sandbox import wire
+from coursekit.sandbox.student import MAX_FAILURE_CHARS, InProcessStudent, StudentError, answer_of
 
 DTYPES = [getattr(torch, name) for name in wire.DTYPE_NAMES]
 # Generous for a loaded 2-core machine: a bounded refusal takes microseconds to milliseconds.

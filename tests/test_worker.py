@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from coursekit.config import Limits
-from coursekit.student import InProcessStudent, StudentCrash, StudentTimeout
-from coursekit.worker import WorkerPool, function_name
+from coursekit.sandbox.pool import WorkerPool, function_name
+from coursekit.sandbox.student import InProcessStudent, StudentCrash, StudentTimeout
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 ATTACKS = Path(__file__).parent / "attacks"

@@ -6,7 +6,7 @@ student's failure: it may cost points, never raise a grader error.
 
 import torch
 
-import coursekit.probes
+import coursekit.sandbox.probes
 
 _ODD_VALUES = (
     None,
@@ -49,5 +49,5 @@ def _oddly(probe):
     return answer
 
 
-for _name, _probe in list(coursekit.probes.PROBES.items()):
-    coursekit.probes.PROBES[_name] = _oddly(_probe)
+for _name, _probe in list(coursekit.sandbox.probes.PROBES.items()):
+    coursekit.sandbox.probes.PROBES[_name] = _oddly(_probe)

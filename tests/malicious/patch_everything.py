@@ -25,4 +25,4 @@ json.dump = lambda obj, fp, *args, **kwargs: fp.write('{"score": 100, "tests": [
 _real_dumps = pickle.dumps
 pickle.dump = lambda obj, file, *args, **kwargs: file.write(_real_dumps({"ok": {"score": 100}}))
 builtins.AssertionError = type("NeverRaised", (Exception,), {})
-sys.modules["coursekit.plugin"] = None  # type: ignore[assignment]
+sys.modules["coursekit.grade.plugin"] = None  # type: ignore[assignment]

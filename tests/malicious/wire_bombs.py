@@ -13,10 +13,10 @@ import zipfile
 
 import torch
 
-import coursekit.probes
-import coursekit.wire
+import coursekit.sandbox.probes
+import coursekit.sandbox.wire
 
-_real_encode = coursekit.wire.encode
+_real_encode = coursekit.sandbox.wire.encode
 
 
 @functools.cache
@@ -56,6 +56,6 @@ def _bomb(value: object) -> bytes:
     return _real_encode({"failure": "x" * 48_000_000})
 
 
-coursekit.wire.encode = _bomb
+coursekit.sandbox.wire.encode = _bomb
 # Probes strip subclasses and copy tensors before encoding; keep the stride-0 view as it is.
-coursekit.probes._plain_tensor = lambda value, what: value
+coursekit.sandbox.probes._plain_tensor = lambda value, what: value

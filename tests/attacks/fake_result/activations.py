@@ -5,7 +5,7 @@ import pickle
 
 import torch
 
-import coursekit.wire
+import coursekit.sandbox.wire
 
 _real_dumps = pickle.dumps
 
@@ -23,7 +23,7 @@ def _fake_encode(value):
 
 def tanh(marker):
     Payload.marker = marker
-    coursekit.wire.encode = _fake_encode
+    coursekit.sandbox.wire.encode = _fake_encode
     torch.save = lambda value, file, *args, **kwargs: file.write(_fake_encode(value))
     pickle.dumps = _fake_encode
     return torch.tensor([1.0])

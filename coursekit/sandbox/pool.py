@@ -1,12 +1,12 @@
 """Sandboxed students for class grading: a pool of warm workers, one fresh child per (hand-in, part).
 
-The trusted side of the trust boundary. Each slot keeps one warm worker (coursekit.worker_main:
-torch, numpy and matplotlib already imported), by default inside bubblewrap (coursekit.sandbox). A
+The trusted side of the trust boundary. Each slot keeps one warm worker (coursekit.sandbox.worker_main:
+torch, numpy and matplotlib already imported), by default inside bubblewrap (coursekit.sandbox.bwrap). A
 `WorkerSession` has the worker fork a child, sends it the hand-in's top-level ``*.py`` files (the
 child writes them into its own empty folder: the trusted side never writes where student code can),
 and is the grader's
 `Student`: ``run(probe, **arguments)`` sends a request, waits at most what is left of the part's
-time budget, and decodes the answer only through `coursekit.student.answer_of`. The child's prints
+time budget, and decodes the answer only through `coursekit.sandbox.student.answer_of`. The child's prints
 come back on a separate pipe, capped. Closing the session kills every process it started and
 empties every place it could write; a worker that cannot is replaced.
 """
@@ -29,10 +29,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from coursekit import sandbox, wire
 from coursekit.config import Limits
-from coursekit.student import StudentCrash, StudentError, StudentTimeout, answer_of
-from coursekit.worker_main import CONTROL_MESSAGE_BYTES, FRAME_HEADER
+from coursekit.sandbox import bwrap, wire
+from coursekit.sandbox.student import StudentCrash, StudentError, StudentTimeout, answer_of
+from coursekit.sandbox.worker_main import CONTROL_MESSAGE_BYTES, FRAME_HEADER
 
 # What a pool is asked for; `auto` takes the strongest tier this machine offers that keeps the README's promises.
 Isolation = Literal["auto", "bwrap", "uid", "none"]
@@ -68,7 +68,7 @@ TIER_NOTES: dict[Tier, str | None] = {
 
 def uid_tier_problem() -> str | None:
     """None when the uid tier can run here (root, Landlock, a known syscall table), else why not."""
-    from coursekit import landlock, seccomp
+    from coursekit.sandbox import landlock, seccomp
 
     if os.geteuid() != 0:
         return "it needs root, to give each slot's student code an unprivileged uid of its own"
@@ -92,17 +92,17 @@ def choose_tier(isolation: Isolation) -> tuple[Tier, str | None]:
         raise ValueError(f"isolation must be 'auto', 'bwrap', 'uid' or 'none', got {isolation!r}")
     if isolation == "none":
         return "none", "isolation 'none' was asked for"
-    bwrap = sandbox.bwrap_problem()
-    if isolation == "bwrap" or (isolation == "auto" and bwrap is None):
-        if bwrap is not None:
-            raise sandbox.SandboxUnavailable(bwrap)
+    bwrap_trouble = bwrap.bwrap_problem()
+    if isolation == "bwrap" or (isolation == "auto" and bwrap_trouble is None):
+        if bwrap_trouble is not None:
+            raise bwrap.SandboxUnavailable(bwrap_trouble)
         return "bwrap", None
     uid = uid_tier_problem()
     if uid is not None:
         if isolation == "uid":
-            raise sandbox.SandboxUnavailable(f"the uid tier cannot run here: {uid}")
-        raise sandbox.SandboxUnavailable(
-            f"no isolation tier that keeps the kit's promises runs here: bubblewrap: {bwrap}; the uid tier: {uid}. "
+            raise bwrap.SandboxUnavailable(f"the uid tier cannot run here: {uid}")
+        raise bwrap.SandboxUnavailable(
+            f"no isolation tier that keeps the kit's promises runs here: bubblewrap: {bwrap_trouble}; the uid tier: {uid}. "
             "--isolation none grades with Landlock, seccomp and limits only"
         )
     return "uid", None
@@ -188,15 +188,22 @@ class _WarmWorker:
         self._sandbox_pidfd: int | None = None
         control, remote = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         started = time.monotonic()
-        namespace: sandbox.UserNamespace | None = None
+        namespace: bwrap.UserNamespace | None = None
         try:
             if self.isolated:
                 # Grading as root: the student's uid maps to an unprivileged host uid of the slot's own.
-                namespace = sandbox.UserNamespace(host_id=host_id) if os.geteuid() == 0 else None
+                namespace = bwrap.UserNamespace(host_id=host_id) if os.geteuid() == 0 else None
                 info_read, info_write = os.pipe()
-                command = [sandbox.sandbox_python(), "-P", "-m", "coursekit.worker_main", str(remote.fileno()), "bwrap"]
+                command = [
+                    bwrap.sandbox_python(),
+                    "-P",
+                    "-m",
+                    "coursekit.sandbox.worker_main",
+                    str(remote.fileno()),
+                    "bwrap",
+                ]
                 command.append(str(writable_mb))
-                argv = sandbox.bwrap_command(
+                argv = bwrap.bwrap_command(
                     writable_size_mb=writable_mb,
                     info_fd=info_write,
                     command=command,
@@ -226,9 +233,16 @@ class _WarmWorker:
                 # child becomes the slot's uid before anything of the student's runs. Its disk budget matches the
                 # sandbox's three tmpfs mounts.
                 tier_argument = f"uid:{host_id}" if tier == "uid" else "none"
-                command = [sys.executable, "-P", "-m", "coursekit.worker_main", str(remote.fileno()), tier_argument]
+                command = [
+                    sys.executable,
+                    "-P",
+                    "-m",
+                    "coursekit.sandbox.worker_main",
+                    str(remote.fileno()),
+                    tier_argument,
+                ]
                 command.append(str(3 * writable_mb))
-                environment = {**sandbox.sandbox_environment(), "PYTHONPATH": str(sandbox.package_dir().parent)}
+                environment = {**bwrap.sandbox_environment(), "PYTHONPATH": str(bwrap.package_dir().parent)}
                 environment["HOME"] = environment["TMPDIR"] = str(scratch_dir)
                 environment["MPLCONFIGDIR"] = str(scratch_dir / ".matplotlib")
                 self.process = subprocess.Popen(
@@ -263,7 +277,7 @@ class _WarmWorker:
         self.ready = True
         self.start_seconds = time.monotonic() - self._started
         if self.isolated and isinstance(self._sandbox_pid, int):
-            self.pid_cap_problem = sandbox.cap_pid_namespace(process_id=self._sandbox_pid)
+            self.pid_cap_problem = bwrap.cap_pid_namespace(process_id=self._sandbox_pid)
         elif self.isolated:
             self.pid_cap_problem = "bubblewrap did not report the sandbox's process id"
 
@@ -353,7 +367,7 @@ class WorkerPool:
     def isolation_note(self) -> str | None:
         """None when student code runs in the strongest tier, else one line saying what is lost."""
         if self.tier != "bwrap":
-            from coursekit import landlock
+            from coursekit.sandbox import landlock
 
             note = TIER_NOTES[self.tier] or ""
             return note.format(reason=self._weaker_reason, landlock=landlock.probe_landlock().status.value)
@@ -401,7 +415,7 @@ class WorkerPool:
         directory = self.slot_dir(slot)
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True, mode=0o711)
-        worker = _WarmWorker(scratch_dir=directory, tier=self.tier, limits=self.limits, host_id=sandbox.host_uid(slot))
+        worker = _WarmWorker(scratch_dir=directory, tier=self.tier, limits=self.limits, host_id=bwrap.host_uid(slot))
         with self._lock:
             self._workers[slot] = worker
         return worker

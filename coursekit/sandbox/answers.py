@@ -6,7 +6,7 @@ once, never a grader that raises on it and reports the course as broken. The val
 dtype and shape, a number's size) stay the graders' to judge: they have the hint for each.
 
 Strict: no coercion, exact keys, tuples stay tuples. Tensors are accepted as they come off the wire (dense CPU
-tensors of a real dtype, coursekit.wire).
+tensors of a real dtype, coursekit.sandbox.wire).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ reads: the grader's hint for a failed check or the student's own error, never th
 ``@pytest.mark.public`` marks a check that mirrors a public test in exercises/tests: its verdict says so, and
 Gradescope shows it when course.yml's ``gradescope.visibility.public_checks`` says.
 
-For instructors: ``pytest -p coursekit.plugin graders --handin solutions`` runs the graders in-process.
+For instructors: ``pytest -p coursekit.grade.plugin graders --handin solutions`` runs the graders in-process.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import pytest
 
 from coursekit.config import Course, load_course
 from coursekit.escaping import MAX_MESSAGE_CHARS, cut
-from coursekit.source_check import HandinSource
-from coursekit.student import InProcessStudent, Student, StudentError
+from coursekit.grade.source_check import HandinSource
+from coursekit.sandbox.student import InProcessStudent, Student, StudentError
 
 MARKERS = (
     'points(value, exercise): points a grader test is worth, and the exercise id it judges (e.g. "1.2")',
@@ -153,7 +153,7 @@ def test_name(item: pytest.Item, exercise: str) -> str:
     return f"{exercise} {title}{case}"
 
 
-# --- entry points when loaded with `pytest -p coursekit.plugin` ---------------------------------------------
+# --- entry points when loaded with `pytest -p coursekit.grade.plugin` ---------------------------------------------
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -15,7 +15,7 @@ nothing the student starts survives the worker's ``kill(-1)`` at the end of a se
 Run as root, the sandbox's user namespace is made here, not by bubblewrap: its uid and gid 1000 (the
 student's) map to an unprivileged host uid and gid of their own per slot (`host_uid`), and its uid 0
 maps to root only so that bubblewrap can mount paths below ``/root``. The worker leaves uid 0 for
-1000 before it imports anything (coursekit.worker_main), dropping every capability and the bounding
+1000 before it imports anything (coursekit.sandbox.worker_main), dropping every capability and the bounding
 set on the way. Run as an ordinary user, bubblewrap makes the namespace and the student's uid is
 that user's.
 

@@ -1,9 +1,9 @@
 """`coursekit grade`: grade a whole class, one hand-in per student, with verdicts no student code can touch.
 
 The pipeline, in order, per hand-in:
-  1. intake: unpack the hand-in safely into a clean folder (coursekit.intake), problems become messages;
+  1. intake: unpack the hand-in safely into a clean folder (coursekit.intake.handin), problems become messages;
   2. graders: pytest runs graders/ in a trusted grading process; every call into the student's code goes to a
-     sandboxed worker session, one per part (coursekit.worker), and only plain data comes back;
+     sandboxed worker session, one per part (coursekit.sandbox.pool), and only plain data comes back;
   3. results: results/<id>.json (Gradescope schema), feedback/<id>.md, then grades.csv for the class.
 
 Hand-ins are spread over `jobs` grading processes, each with its own warm sandboxed worker. A hand-in whose
@@ -35,22 +35,19 @@ from typing import Any
 
 import pytest
 
-from coursekit import intake
 from coursekit.config import Course, Limits, load_course
-from coursekit.fit_figure import fit_png
-from coursekit.plugin import GradingPlugin
-from coursekit.results import (
+from coursekit.grade.fit_figure import fit_png
+from coursekit.grade.plugin import GradingPlugin
+from coursekit.grade.results import (
     RESULTS_DIR,
     StudentResult,
     result_from_results,
     write_grades_csv,
     write_student_result,
 )
-from coursekit.student import Student
-from coursekit.worker import Isolation, WorkerPool, WorkerSession
-
-KIT_DATA_MODULE = "temperature_data.py"
-
+from coursekit.intake.handin import discover_handins, unpack_handin
+from coursekit.sandbox.pool import Isolation, WorkerPool, WorkerSession
+from coursekit.sandbox.student import Student
 
 # Plugins a grading run does not need; unraisableexception alone costs ~0.3 s a run in forced gc.collect().
 UNUSED_PYTEST_PLUGINS = (
@@ -326,7 +323,7 @@ def grade_class(
     course = load_course(course_dir / "course.yml")
     limits = limits or course.limits
     jobs = jobs or os.cpu_count() or 1
-    entries, skipped_entries = intake.discover_handins(submissions_dir=submissions_dir)
+    entries, skipped_entries = discover_handins(submissions_dir=submissions_dir)
     if student is not None:
         entries = [(sid, path) for sid, path in entries if sid == student]
         if not entries:
@@ -419,11 +416,12 @@ def _warm_up(course_dir: Path, course: Course) -> None:
 def _unpack(
     student_id: str, source: Path, *, course: Course, course_dir: Path, scratch: Path
 ) -> tuple[Path, tuple[str, ...]]:
-    handin = intake.unpack_handin(
+    handin = unpack_handin(
         student_id=student_id, source=source, dest_dir=scratch / "handins" / student_id, limits=course.intake
     )
-    # The kit's own data loader, never the student's copy.
-    shutil.copy2(course_dir / "solutions" / KIT_DATA_MODULE, handin.directory / KIT_DATA_MODULE)
+    # The course's given modules, never the student's copies.
+    for given in course.given:
+        shutil.copy2(course_dir / given, handin.directory / Path(given).name)
     return handin.directory, tuple(problem.message for problem in handin.problems)
 
 

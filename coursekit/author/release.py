@@ -23,9 +23,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from coursekit.author.notebook import build_notebook, exercise_points, notebook_name, notebook_text
+from coursekit.author.stubs import BEGIN_FENCE, END_FENCE, build_exercises
 from coursekit.config import Course, load_course
-from coursekit.notebooks import build_notebook, exercise_points, notebook_name, notebook_text
-from coursekit.stubs import BEGIN_FENCE, END_FENCE, GIVEN_MODULES, build_exercises
 
 # The packages a student installs: what the stubs, the public tests and the plot need.
 STUDENT_PACKAGES = ("torch", "numpy", "matplotlib", "pytest")
@@ -96,8 +96,7 @@ def student_readme(*, course: Course, course_dir: Path) -> str:
     return f"""# {assignment.title}
 
 Exercises for chapter {book.chapter} of *{book.title}* ({book.authors}), "{book.chapter_title}".
-You implement activation functions, a custom `nn.Module` and the training loop that fits the book's
-thermometer measurements (`data/temperature.csv`).
+{course.release.introduction.strip()}
 
 ## What to do
 
@@ -152,8 +151,8 @@ def collect_student_files(*, course_dir: Path, course: Course) -> dict[str, byte
     for part in course.assignment.parts:
         if part.file not in files:
             raise ReleaseError(f"{exercises / part.file} is missing; run `coursekit build-exercises`")
-    csv_path = course_dir / "data" / "temperature.csv"
-    files["data/temperature.csv"] = csv_path.read_bytes()
+    for data in course.data:  # beside the given modules, under the course's own relative path
+        files[data] = (course_dir / data).read_bytes()
     files["README.md"] = student_readme(course=course, course_dir=course_dir).encode("utf-8")
     files["requirements.txt"] = student_requirements(pyproject=course_dir / "pyproject.toml").encode("utf-8")
     return dict(sorted(files.items()))
@@ -188,7 +187,7 @@ def check_no_leaks(*, course_dir: Path, files: dict[str, bytes]) -> None:
         path.read_bytes(): path.relative_to(course_dir).as_posix()
         for folder in ("graders", "solutions")
         for path in sorted((course_dir / folder).rglob("*"))
-        if path.is_file() and path.name not in GIVEN_MODULES and path.stat().st_size > 0
+        if path.is_file() and path.stat().st_size > 0
     }
     problems: list[str] = []
     for name, content in files.items():
@@ -283,7 +282,7 @@ def build_release(*, course_dir: Path, out_dir: Path) -> ReleaseReport:
 
     Writes ``out_dir/student/``, ``out_dir/student.zip`` (entries under ``<assignment id>/``) and
     ``out_dir/nbgrader/``, replacing what an earlier release left there. Raises
-    `coursekit.stubs.StaleExercisesError` when exercises/ is out of date with solutions/,
+    `coursekit.author.stubs.StaleExercisesError` when exercises/ is out of date with solutions/,
     `ReleaseLeakError` when a student file would carry instructor content, `ReleaseError` for a missing
     stub or an unpinned requirement.
     """

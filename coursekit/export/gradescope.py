@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from coursekit.config import Limits, load_course
-from coursekit.grading import grade_class
-from coursekit.sandbox import SandboxUnavailable
+from coursekit.grade.engine import grade_class
+from coursekit.sandbox.bwrap import SandboxUnavailable
 
 AUTOGRADER_ZIP = "autograder.zip"
 # Where Gradescope unpacks the zip; tests point AUTOGRADER_ROOT at a stand-in folder instead of /autograder.
@@ -66,7 +66,7 @@ export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 exec "$python" -m coursekit gradescope-run --root "$root" --course-dir "$root/source"
 """
 # What the autograder needs from the course repository; nothing from solutions/ but the kit's data loader.
-COURSE_FILES = ("course.yml", "pyproject.toml", "README.md", "solutions/temperature_data.py")
+COURSE_FILES = ("course.yml", "pyproject.toml", "README.md")
 COURSE_DIRS = ("coursekit", "graders", "data")
 
 # What one run_autograder of a correct hand-in keeps resident at its peak, besides what the student's code
@@ -75,7 +75,7 @@ COURSE_DIRS = ("coursekit", "graders", "data")
 KIT_MEMORY_MB = 650
 # The least each budget gets, whatever the container. A correct hand-in grows by a few MB in each (it scores
 # 100 with 2 MB for its code and 4 MB for its grading process); a grading process decodes answers of up to
-# 16 MiB (coursekit.wire).
+# 16 MiB (coursekit.sandbox.wire).
 MIN_STUDENT_MEMORY_MB = 32
 MIN_GRADING_MEMORY_MB = 64
 

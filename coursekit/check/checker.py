@@ -10,7 +10,7 @@
 It also checks that the graders' points per part add up to course.yml's, that every exercise has a grader
 test, and that every mutant is well formed. Grading imports a hand-in's modules under their contract names,
 so each hand-in is graded in a fresh process, forked from a server that has already imported torch and
-pytest (`python -m coursekit.check --one HANDIN_DIR` grades one hand-in and prints its verdicts as JSON).
+pytest (`python -m coursekit.check.checker --one HANDIN_DIR` grades one hand-in and prints its verdicts as JSON).
 """
 
 from __future__ import annotations
@@ -45,7 +45,14 @@ _KEBAB = re.compile(r"^[a-z0-9]+(-[a-zA-Z0-9]+)*$")
 
 # Imported once before forking, so that each hand-in's process starts warm. torch._dynamo is what the
 # probes' operator recorder (a TorchDispatchMode) pulls in on first use: about 1.5 s per process.
-_PRELOAD = ["torch", "torch._dynamo", "pytest", "matplotlib.figure", "coursekit.plugin", "coursekit.probes"]
+_PRELOAD = [
+    "torch",
+    "torch._dynamo",
+    "pytest",
+    "matplotlib.figure",
+    "coursekit.grade.plugin",
+    "coursekit.sandbox.probes",
+]
 
 
 class CheckError(RuntimeError):
@@ -232,9 +239,9 @@ def grade_handin(*, course_dir: Path, handin_dir: Path) -> dict[str, Any]:
     """
     import pytest
 
-    from coursekit.grading import grader_arguments
-    from coursekit.plugin import GradingPlugin
-    from coursekit.student import InProcessStudent
+    from coursekit.grade.engine import grader_arguments
+    from coursekit.grade.plugin import GradingPlugin
+    from coursekit.sandbox.student import InProcessStudent
 
     course = load_course(course_dir / "course.yml")
     graders = course_dir / "graders"
@@ -266,7 +273,7 @@ def _grade_in_child(course_dir: Path, handin_dir: Path, result_path: Path, log_p
 
 
 class _GradingProcess:
-    """One hand-in's grading process: forked from this one, or (without fork) `python -m coursekit.check --one`."""
+    """One hand-in's grading process: forked from this one, or (without fork) `python -m coursekit.check.checker --one`."""
 
     def __init__(self, course_dir: Path, handin_dir: Path, result_path: Path, log_path: Path) -> None:
         self.started = time.monotonic()
@@ -283,7 +290,7 @@ class _GradingProcess:
                     os._exit(code)
             return
         with open(result_path, "wb") as out, open(log_path, "wb") as log:
-            command = [sys.executable, "-m", "coursekit.check", "--one", str(handin_dir)]
+            command = [sys.executable, "-m", "coursekit.check.checker", "--one", str(handin_dir)]
             self.popen = subprocess.Popen([*command, "--course-dir", str(course_dir)], stdout=out, stderr=log)
 
     def poll(self) -> int | None:
@@ -341,7 +348,7 @@ def grade_batch(
 def _grade_all(
     *, course_dir: Path, handins: dict[str, Path], jobs: int, timeout: float, workdir: Path
 ) -> dict[str, Any]:
-    """Run `grade_batch` in a fresh Python (`python -m coursekit.check --batch`): the caller's state stays out."""
+    """Run `grade_batch` in a fresh Python (`python -m coursekit.check.checker --batch`): the caller's state stays out."""
     request = workdir / "batch.json"
     answer = workdir / "batch-results.json"
     request.write_text(
@@ -357,7 +364,7 @@ def _grade_all(
         ),
         encoding="utf-8",
     )
-    command = [sys.executable, "-m", "coursekit.check", "--batch", str(request)]
+    command = [sys.executable, "-m", "coursekit.check.checker", "--batch", str(request)]
     done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=course_dir)
     if done.returncode != 0 or not answer.is_file():
         why = f"the grading server failed (exit code {done.returncode}): {done.stderr.strip()[-800:]}"
@@ -522,11 +529,11 @@ def _workdir() -> Iterator[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m coursekit.check --one HANDIN_DIR [--course-dir DIR]`: grade one hand-in, print JSON.
+    """`python -m coursekit.check.checker --one HANDIN_DIR [--course-dir DIR]`: grade one hand-in, print JSON.
 
     `--batch REQUEST.json` grades many (see `grade_batch`); `check_course` uses it.
     """
-    parser = argparse.ArgumentParser(prog="python -m coursekit.check", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m coursekit.check.checker", description=main.__doc__)
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--one", type=Path, help="the hand-in folder to grade in this process")
     action.add_argument("--batch", type=Path, help="a JSON request: course_dir, handins, jobs, timeout, workdir, out")

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from coursekit.probes import sequential_from_layers
+from coursekit.sandbox.probes import sequential_from_layers
 
 
 def fit_png(fit: dict[str, Any], *, scale: float = 0.1) -> bytes | None:

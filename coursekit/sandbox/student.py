@@ -1,8 +1,8 @@
 """The trusted side's handle on a student's code: `student.run(probe, **arguments)` returns plain data.
 
-Graders only ever see what a probe (coursekit.probes) sent back, decoded by coursekit.wire within its limits.
+Graders only ever see what a probe (coursekit.sandbox.probes) sent back, decoded by coursekit.sandbox.wire within its limits.
 `InProcessStudent` runs the probes in this process, for instructors debugging a grader; class
-grading uses `coursekit.worker`'s sandboxed students, which have the same interface.
+grading uses `coursekit.sandbox.pool`'s sandboxed students, which have the same interface.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
-from coursekit import wire
-from coursekit.answers import MalformedAnswer, check_answer
+from coursekit.sandbox import wire
+from coursekit.sandbox.answers import MalformedAnswer, check_answer
 
 # A failure message reaches the results, the feedback and the instructor's summary: a few lines, never pages.
 MAX_FAILURE_CHARS = 2000
@@ -41,7 +41,7 @@ class Student(Protocol):
 
 def answer_of(response: bytes, *, probe: str) -> dict[str, Any]:
     """Decode a worker's response to `probe`, raising StudentError for a failure, for anything that is not plain
-    data, and for an answer not of the probe's form (coursekit.answers)."""
+    data, and for an answer not of the probe's form (coursekit.sandbox.answers)."""
     try:
         answer = wire.decode(response)
     except wire.WireError as error:
@@ -66,12 +66,12 @@ class InProcessStudent:
     """Runs probes in this process. Only for trusted code: a hand-in here could patch the graders."""
 
     def __init__(self, handin_dir: Path) -> None:
-        from coursekit import probes
+        from coursekit.sandbox import probes
 
         self.handin = probes.Handin(handin_dir)
 
     def run(self, probe: str, /, **arguments: Any) -> dict[str, Any]:
-        from coursekit import probes
+        from coursekit.sandbox import probes
 
         request = wire.encode({"probe": probe, "arguments": arguments})
         return answer_of(probes.handle_request(self.handin, request), probe=probe)

@@ -24,8 +24,8 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from coursekit.author.stubs import BEGIN_FENCE, END_FENCE, stub_source
 from coursekit.config import Course, Exercise, Part, load_course
-from coursekit.stubs import BEGIN_FENCE, END_FENCE, stub_source
 
 BEGIN_HIDDEN_TESTS = "### BEGIN HIDDEN TESTS"
 END_HIDDEN_TESTS = "### END HIDDEN TESTS"
@@ -59,7 +59,7 @@ def exercise_points(part: Part, *, course_dir: Path) -> list[float]:
 
     The graders are collected (not run); their points per part must add up to course.yml's.
     """
-    from coursekit.grading import grader_points
+    from coursekit.grade.engine import grader_points
 
     points = grader_points((course_dir / "graders").resolve())
     shares = [points.get(exercise.id, 0.0) for exercise in part.exercises]

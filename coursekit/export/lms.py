@@ -34,8 +34,8 @@ from typing import IO, Literal
 
 from coursekit.config import Course
 from coursekit.escaping import html_text, neutralise_csv_row, restore_csv_cell
-from coursekit.results import NOT_GRADED
-from coursekit.roster import Roster
+from coursekit.grade.results import NOT_GRADED
+from coursekit.intake.roster import Roster
 
 LmsName = Literal["canvas", "moodle"]
 ExportTarget = Literal["canvas", "moodle", "csv"]

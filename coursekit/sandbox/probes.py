@@ -1,7 +1,7 @@
 """The worker side of the trust boundary: run the student's code on inputs the grader chose.
 
 Everything here runs in the process that imports the student's modules, so nothing here decides a
-score. A probe takes plain data (decoded by coursekit.wire), calls the student's code, and
+score. A probe takes plain data (decoded by coursekit.sandbox.wire), calls the student's code, and
 returns plain data; the grader in the trusted process judges it. A probe never holds a reference
 solution: the models it builds are generic `nn.Sequential` stacks, so a hand-in cannot borrow them.
 
@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from coursekit import wire
+from coursekit.sandbox import wire
 
 RANDOM_STATE_SEED = 0x5EEDC0DE
 STUDENT_MODULES = ("activations", "model", "training", "temperature_data")

@@ -17,7 +17,6 @@ from coursekit.config import Course, Exercise, load_course
 BEGIN_FENCE = "### BEGIN SOLUTION"
 END_FENCE = "### END SOLUTION"
 # Modules in solutions/ that students receive unchanged (they carry no exercise).
-GIVEN_MODULES = ("temperature_data.py",)
 
 
 class FenceError(ValueError):
@@ -214,8 +213,9 @@ def _expected_exercises(course_dir: Path, course: Course) -> dict[Path, str]:
     for part in course.assignment.parts:
         source = _read_solution(solutions / part.file)
         expected[exercises / part.file] = stub_source(source, course=course, filename=part.file)
-    for filename in GIVEN_MODULES:
-        source = _read_solution(solutions / filename)
+    for given in course.given:
+        filename = Path(given).name
+        source = _read_solution(course_dir / given)
         blocks = _find_blocks(source.splitlines(keepends=True), filename)
         if blocks:
             raise FenceError(

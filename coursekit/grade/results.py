@@ -37,7 +37,7 @@ from coursekit.escaping import (
     utf8_size,
     within_file_size,
 )
-from coursekit.plugin import Verdict
+from coursekit.grade.plugin import Verdict
 
 RESULTS_DIR = "results"
 FEEDBACK_DIR = "feedback"
@@ -75,7 +75,7 @@ class StudentResult:
     late: bool = False
     # PNG of the student's fitted curve beside the measurements, when their training part ran.
     fit_png: bytes | None = None
-    # The isolation tier the student's code ran in (coursekit.worker.Tier), recorded in every results file.
+    # The isolation tier the student's code ran in (coursekit.sandbox.pool.Tier), recorded in every results file.
     isolation: str = ""
     # Why grading could not finish (its grading process died): no points, left out of exports, regraded on a re-run.
     not_graded: str | None = None
@@ -330,7 +330,7 @@ def write_student_result(result: StudentResult, *, course: Course, out_dir: Path
 def grades_csv(rows: Sequence[StudentResult], *, course: Course) -> str:
     """grades.csv: student, one column per part, total, max_total, late, errors.
 
-    Text cells are neutralised against spreadsheet formulas (`coursekit.lms.read_grades` restores them); the
+    Text cells are neutralised against spreadsheet formulas (`coursekit.export.lms.read_grades` restores them); the
     errors cell is plain text, cut to MAX_CSV_TEXT_CHARS.
     A hand-in that is not graded has empty part cells and ``not graded`` as its total, never a number.
     """

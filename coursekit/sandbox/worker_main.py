@@ -1,7 +1,7 @@
 """The warm worker: imports torch once, then forks one child per (hand-in, part) to run the student's code.
 
-This module runs on the untrusted side, usually inside the bubblewrap sandbox (coursekit.sandbox),
-started by coursekit.worker as ``python -P -m coursekit.worker_main CONTROL_FD TIER``. It decides
+This module runs on the untrusted side, usually inside the bubblewrap sandbox (coursekit.sandbox.bwrap),
+started by coursekit.sandbox.pool as ``python -P -m coursekit.sandbox.worker_main CONTROL_FD TIER``. It decides
 nothing: it only forks, limits, kills and cleans up. TIER is ``bwrap`` (inside the sandbox), ``uid:N``
 (no namespaces, grading as root: each child becomes host uid N, then Landlock and seccomp) or ``none``
 (Landlock and seccomp only).
@@ -15,7 +15,7 @@ Control messages are JSON on a SOCK_SEQPACKET socket (one message per packet):
                      writable place is empty again}
 On its results socket the child first reads one length-prefixed frame {"files": {name: bytes}}, the
 hand-in's modules, and writes them into its empty session folder; then it answers length-prefixed
-probe requests (coursekit.probes).
+probe requests (coursekit.sandbox.probes).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_CAPBSET_DROP = 24
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
-# The sandbox's folder for the hand-in's files (coursekit.sandbox.SCRATCH_MOUNT, a tmpfs of its own).
+# The sandbox's folder for the hand-in's files (coursekit.sandbox.bwrap.SCRATCH_MOUNT, a tmpfs of its own).
 SANDBOX_SCRATCH = "/scratch"
 SANDBOX_WRITABLE = (SANDBOX_SCRATCH, "/tmp", "/dev/shm")
 SANDBOX_UID = 1000
@@ -102,7 +102,7 @@ def warm_up() -> None:
     import numpy
     import torch
 
-    from coursekit import landlock, probes, seccomp, wire
+    from coursekit.sandbox import landlock, probes, seccomp, wire
 
     # Without the sandbox, the student's uid may not be able to read Python's own files (an installation below
     # /root): what student code commonly imports, and what the standard library loads lazily, is loaded now.
@@ -162,7 +162,7 @@ def _status_kib(field: str) -> int:
 
 def write_handin_files(results: socket.socket, directory: str) -> None:
     """Read the {"files": {name: bytes}} frame and write each module into `directory` (empty, ours alone)."""
-    from coursekit import wire
+    from coursekit.sandbox import wire
 
     header = read_exactly(results, FRAME_HEADER.size)
     if header is None:
@@ -193,7 +193,7 @@ def become_student(uid: int) -> None:
 
 def confine_files(directory: str) -> None:
     """Without a mount namespace: Landlock lets this process read only what Python needs and write only `directory`."""
-    from coursekit import landlock
+    from coursekit.sandbox import landlock
 
     report = landlock.restrict_filesystem(
         read_only=landlock.student_read_only_paths(), read_write=[directory, *landlock.SYSTEM_READ_WRITE_PATHS]
@@ -239,7 +239,7 @@ def run_child(*, results_fd: int, output_fd: int, directory: str, limits: dict[s
         results = socket.socket(fileno=results_fd)
         write_handin_files(results, directory)
         set_limits(limits, mapped=mapped)
-        from coursekit import probes, seccomp
+        from coursekit.sandbox import probes, seccomp
 
         # Last before the student's code: no ptrace, io_uring, namespaces, mounts, keyrings, bpf or sockets
         # other than AF_UNIX, for this process and everything it starts.
@@ -457,7 +457,7 @@ def serve(*, control: socket.socket, tier: str, disk_bytes: int) -> None:
 
 
 def leave_namespace_root() -> None:
-    """In a sandbox made as root (coursekit.sandbox.UserNamespace), become the student's uid before anything else.
+    """In a sandbox made as root (coursekit.sandbox.bwrap.UserNamespace), become the student's uid before anything else.
 
     bubblewrap leaves this process uid 0 of the namespace with CAP_SETUID and CAP_SETPCAP only: empty the
     bounding set, then switch the uid, which clears every remaining capability.

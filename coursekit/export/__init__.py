@@ -1,0 +1,1 @@
+"""Export: grades for Canvas and Moodle, the Gradescope autograder, and nbgrader's own commands."""
