@@ -117,7 +117,7 @@ def grade_command(
 ) -> None:
     """Grade every hand-in in SUBMISSIONS into OUT: results/<id>.json, feedback/<id>.md, grades.csv."""
     from coursekit.sandbox.bwrap import SandboxUnavailable
-    from coursekit.sandbox.pool import WorkerPool
+    from coursekit.sandbox.pool import WorkerPool, course_probes_file
 
     if not submissions.is_dir():
         raise _fail(f"{submissions} is not a folder of hand-ins")
@@ -147,6 +147,7 @@ def grade_command(
                 scratch_dir=scratch,
                 slots=1 if student else jobs or os.cpu_count() or 1,
                 isolation=isolation,  # type: ignore[arg-type]
+                probes_file=course_probes_file(course_dir, course),
             )
         except SandboxUnavailable as error:
             raise _fail(f"--isolation {isolation}: {error}") from None

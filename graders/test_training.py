@@ -422,7 +422,7 @@ def test_training_converges(student: Student, course: Course, attach: Callable[[
         held_out_mse = float(nn.functional.mse_loss(model(t_u_held_out), t_c_held_out))
     # The student's feedback shows this fit beside the measurements it was trained on (unscaled readings).
     attach(
-        "fit",
+        "figure",
         {"layers": problem.layers, "state": run["state"], "t_u": 10 * problem.t_u_train, "t_c": problem.t_c_train},
     )
     # Calibrated by bench/calibrate_training.py: the reference loop over 30 seeds (initial weights and data),

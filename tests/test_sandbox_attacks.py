@@ -329,7 +329,7 @@ def test_the_students_uid_is_an_unprivileged_host_uid(pool: WorkerPool) -> None:
             status = Path(f"/proc/{pid}/status").read_text()
             owners |= {int(line.split()[1]) for line in status.splitlines() if line.startswith(("Uid:", "Gid:"))}
     assert owners, "the student's process was not found"
-    expected = bwrap.host_uid(1) if os.geteuid() == 0 else os.geteuid()
+    expected = bwrap.uid_of_slot(1) if os.geteuid() == 0 else os.geteuid()
     assert owners == {expected}
 
 

@@ -241,11 +241,12 @@ def grade_handin(*, course_dir: Path, handin_dir: Path) -> dict[str, Any]:
 
     from coursekit.grade.engine import grader_arguments
     from coursekit.grade.plugin import GradingPlugin
+    from coursekit.sandbox.pool import course_probes_file
     from coursekit.sandbox.student import InProcessStudent
 
     course = load_course(course_dir / "course.yml")
     graders = course_dir / "graders"
-    student = InProcessStudent(handin_dir)
+    student = InProcessStudent(handin_dir, probes_file=course_probes_file(course_dir, course))
     plugin = GradingPlugin(course, lambda _part: student, handin_dir=handin_dir)
     collection = _CollectionErrors()
     started = time.perf_counter()

@@ -4,7 +4,8 @@ The pipeline, in order, per hand-in:
   1. intake: unpack the hand-in safely into a clean folder (coursekit.intake.handin), problems become messages;
   2. graders: pytest runs graders/ in a trusted grading process; every call into the student's code goes to a
      sandboxed worker session, one per part (coursekit.sandbox.pool), and only plain data comes back;
-  3. results: results/<id>.json (Gradescope schema), feedback/<id>.md, then grades.csv for the class.
+  3. results: results/<id>.json (Gradescope schema), feedback/<id>.md (with the picture course.yml's
+     chapter.figure draws from a grader's "figure" attachment), then grades.csv for the class.
 
 Hand-ins are spread over `jobs` grading processes, each with its own warm sandboxed worker. A hand-in whose
 grading process fails is recorded with an error, never dropped; the batch always finishes.
@@ -17,6 +18,7 @@ import contextlib
 import csv
 import dataclasses
 import functools
+import importlib.util
 import io
 import json
 import multiprocessing
@@ -36,8 +38,7 @@ from typing import Any
 import pytest
 
 from coursekit.config import Course, Limits, load_course
-from coursekit.grade.fit_figure import fit_png
-from coursekit.grade.plugin import GradingPlugin
+from coursekit.grade.plugin import GradingPlugin, closest_marker
 from coursekit.grade.results import (
     RESULTS_DIR,
     StudentResult,
@@ -46,7 +47,8 @@ from coursekit.grade.results import (
     write_student_result,
 )
 from coursekit.intake.handin import discover_handins, unpack_handin
-from coursekit.sandbox.pool import Isolation, WorkerPool, WorkerSession
+from coursekit.sandbox.pool import Isolation, WorkerPool, WorkerSession, course_probes_file
+from coursekit.sandbox.probes import load_course_probes
 from coursekit.sandbox.student import Student
 
 # Plugins a grading run does not need; unraisableexception alone costs ~0.3 s a run in forced gc.collect().
@@ -82,7 +84,7 @@ class _PointsCollector:
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         for item in items:
-            marker = item.get_closest_marker("points")
+            marker = closest_marker(item, "points")
             if marker is not None:
                 exercise = str(marker.kwargs.get("exercise"))
                 self.points[exercise] = self.points.get(exercise, 0.0) + float(marker.args[0])
@@ -93,7 +95,7 @@ def grader_points(graders_dir: Path) -> dict[str, float]:
     """Points per exercise id, as the hidden graders give them (collected, not run).
 
     Collected in a forked process, which forgets any grader modules it inherited: they keep their plain names
-    (test_training, ...) in sys.modules, so another course's graders would clash with these.
+    (test_ops, ...) in sys.modules, so another course's graders would clash with these.
     """
     context = multiprocessing.get_context("fork")
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as executor:
@@ -106,8 +108,8 @@ def _collect_points(graders_dir: Path) -> dict[str, float]:
     collector = _PointsCollector()
     captured = io.StringIO()
     with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
-        exit_code = pytest.main([*grader_arguments(graders_dir), "--collect-only"], plugins=[collector])
-    if exit_code != pytest.ExitCode.OK:
+        status = pytest.main([*grader_arguments(graders_dir), "--collect-only"], plugins=[collector])
+    if status != pytest.ExitCode.OK:
         raise GraderSetupError(f"the graders in {graders_dir} could not be collected:\n{captured.getvalue()}")
     return collector.points
 
@@ -156,12 +158,12 @@ def run_graders(
     memory = _MemoryWatch()
     captured = io.StringIO()
     with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
-        exit_code = pytest.main(grader_arguments(graders_dir), plugins=[plugin, memory])
+        status = pytest.main(grader_arguments(graders_dir), plugins=[plugin, memory])
     if memory.exhausted:
         raise HandinNotGraded("grading this hand-in ran out of the grading process's memory")
-    if exit_code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+    if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         # A broken grader must stop the batch loudly, never grade everyone zero.
-        raise GraderSetupError(f"the graders in {graders_dir} did not run ({exit_code!r}):\n{captured.getvalue()}")
+        raise GraderSetupError(f"the graders in {graders_dir} did not run ({status!r}):\n{captured.getvalue()}")
     return plugin
 
 
@@ -223,6 +225,53 @@ def _course_of(course_dir: Path) -> Course:
     return load_course(course_dir / "course.yml")
 
 
+def load_course_code(course_dir: Path, course: Course) -> None:
+    """Register the course's probes on this side (their answer forms) and import its figure module."""
+    probes = course_probes_file(course_dir, course)
+    if probes is not None:
+        load_course_probes(probes)
+    if course.chapter.figure is not None:
+        _figure_function((course_dir / course.chapter.figure).resolve())
+
+
+FIGURE_ATTACHMENT = "figure"
+FIGURE_MODULE = "course_figure"
+
+
+@functools.cache
+def _figure_function(path: Path) -> Callable[[Any], bytes | None]:
+    """`figure_png` of the course's figure module (course.yml's chapter.figure), imported once per process."""
+    spec = importlib.util.spec_from_file_location(FIGURE_MODULE, path)
+    if spec is None or spec.loader is None:
+        raise GraderSetupError(f"{path} cannot be imported as the course's figure module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[FIGURE_MODULE] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        sys.modules.pop(FIGURE_MODULE, None)
+        raise GraderSetupError(f"{path} could not be imported: {type(error).__name__}: {error}") from error
+    function = getattr(module, "figure_png", None)
+    if not callable(function):
+        raise GraderSetupError(f"{path} does not define figure_png(data)")
+    return function
+
+
+def figure_of(plugin: GradingPlugin, *, course_dir: Path, course: Course) -> tuple[bytes | None, str | None]:
+    """The PNG the course's figure module draws from the graders' "figure" attachment, and the part that attached
+    it; (None, None) when nothing was attached or the course draws no figure."""
+    if FIGURE_ATTACHMENT not in plugin.attachments or course.chapter.figure is None:
+        return None, None
+    draw = _figure_function((course_dir / course.chapter.figure).resolve())
+    try:
+        png = draw(plugin.attachments[FIGURE_ATTACHMENT])
+    except Exception as error:  # the course's code, on data its own grader chose to attach
+        raise GraderSetupError(f"{course.chapter.figure}: figure_png raised {type(error).__name__}: {error}") from error
+    if png is not None and not isinstance(png, bytes):
+        raise GraderSetupError(f"{course.chapter.figure}: figure_png returned {type(png).__name__}, not bytes or None")
+    return png, plugin.attached_by[FIGURE_ATTACHMENT]
+
+
 def grade_handin(
     *,
     student_id: str,
@@ -235,6 +284,7 @@ def grade_handin(
 ) -> StudentResult:
     """Grade one unpacked hand-in through `pool`'s `slot`: one sandboxed worker session per part."""
     course = _course_of(course_dir)
+    load_course_code(course_dir, course)
     started = time.perf_counter()
     sessions: dict[str, WorkerSession] = {}
 
@@ -254,7 +304,7 @@ def grade_handin(
         for session in sessions.values():
             session.close()
     output = {part: session.output for part, session in sessions.items()}
-    fit = plugin.attachments.get("fit")
+    figure_png, figure_part = figure_of(plugin, course_dir=course_dir, course=course)
     return StudentResult(
         student_id=student_id,
         verdicts=tuple(plugin.verdicts),
@@ -262,7 +312,8 @@ def grade_handin(
         output=output,
         execution_time=time.perf_counter() - started,
         late=late,
-        fit_png=fit_png(fit) if isinstance(fit, dict) else None,
+        figure_png=figure_png,
+        figure_part=figure_part,
         isolation=pool.tier,
     )
 
@@ -347,9 +398,14 @@ def grade_class(
     note: str | None = None
     slots = max(1, min(jobs, len(todo)))
     with _scratch_space() as scratch, contextlib.ExitStack() as stack:
+        probes = course_probes_file(course_dir.resolve(), course)
         if pool is None:
-            pool = WorkerPool(limits=limits, scratch_dir=scratch / "workers", slots=slots, isolation=isolation)
+            pool = WorkerPool(
+                limits=limits, scratch_dir=scratch / "workers", slots=slots, isolation=isolation, probes_file=probes
+            )
             stack.enter_context(pool)
+        elif pool.probes_file != (None if probes is None else probes.resolve()):
+            raise ValueError(f"the worker pool was started with {pool.probes_file}, not the course's probes {probes}")
         done = len(resumed)
         batch = _grade_all(
             todo, pool=pool, course=course, course_dir=course_dir.resolve(), scratch=scratch, late_flags=late_flags
@@ -395,7 +451,9 @@ class _NoStudent:
 
 
 def _warm_up(course_dir: Path, course: Course) -> None:
-    """Import pytest's machinery and the graders once, before the grading processes fork from this one."""
+    """Import pytest's machinery, the graders and the course's own code once, before the grading processes fork
+    from this one."""
+    load_course_code(course_dir, course)
     import matplotlib
 
     matplotlib.use("Agg")

@@ -75,11 +75,13 @@ class GradingPlugin:
         # Read before any of the student's code runs, from the folder intake wrote (the sandbox never writes it).
         self.source = HandinSource.read(handin_dir) if handin_dir is not None else None
         self.verdicts: list[Verdict] = []
-        # Plain data a grader hands to the feedback (e.g. "fit": the weights the student's loop reached).
+        # Plain data a grader hands to the feedback ("figure": what course.yml's chapter.figure draws), and the
+        # part of the grader that attached each.
         self.attachments: dict[str, Any] = {}
+        self.attached_by: dict[str, str] = {}
 
     def part_of(self, item: pytest.Item) -> tuple[str, str, float]:
-        marker = item.get_closest_marker("points")
+        marker = closest_marker(item, "points")
         if marker is None:
             raise pytest.UsageError(f"{item.nodeid}: grader tests need @pytest.mark.points(value, exercise=...)")
         exercise = str(marker.kwargs["exercise"])
@@ -99,9 +101,16 @@ class GradingPlugin:
         return self.source
 
     @pytest.fixture
-    def attach(self) -> Callable[[str, Any], None]:
-        """`attach(name, plain_data)`: keep data for the student's feedback (the grading pipeline renders it)."""
-        return self.attachments.__setitem__
+    def attach(self, request: pytest.FixtureRequest) -> Callable[[str, Any], None]:
+        """`attach(name, plain_data)`: keep data for the student's feedback (the grading pipeline renders it), shown
+        under the part of the grader that attached it."""
+        _, part, _ = self.part_of(request.node)
+
+        def attach(name: str, data: Any) -> None:
+            self.attachments[name] = data
+            self.attached_by[name] = part
+
+        return attach
 
     @pytest.fixture
     def course(self) -> Course:
@@ -137,14 +146,19 @@ class GradingPlugin:
                     # Graders quote the student's values in messages: a repr of megabytes stops here.
                     message=cut(message, MAX_MESSAGE_CHARS),
                     grader_error=grader_error,
-                    public=item.get_closest_marker("public") is not None,
+                    public=closest_marker(item, "public") is not None,
                 )
             )
         return report
 
 
+def closest_marker(item: pytest.Item, name: str) -> pytest.Mark | None:
+    """The marker `name` nearest to the test (the test's own before its class's or module's), or None."""
+    return next(item.iter_markers(name=name), None)
+
+
 def test_name(item: pytest.Item, exercise: str) -> str:
-    """'1.1 tanh matches torch.tanh in value [float32]': the exercise id, the docstring's first line, the case."""
+    """'1.1 square matches x * x in value [float32]': the exercise id, the docstring's first line, the case."""
     function = getattr(item, "function", None)
     doc = (getattr(function, "__doc__", None) or "").strip().splitlines()
     title = doc[0].rstrip(".") if doc else item.name.split("[")[0].removeprefix("test_").replace("_", " ")
@@ -170,6 +184,8 @@ def pytest_configure(config: pytest.Config) -> None:
         course_path = config.getoption("course") or Path(config.rootpath) / "course.yml"
         if not course_path.exists():
             course_path = Path(config.rootpath).parent / "course.yml"
-        student = InProcessStudent(handin)
-        plugin = GradingPlugin(load_course(course_path), lambda _part: student, handin_dir=handin)
+        course = load_course(course_path)
+        probes = course.chapter.probes
+        student = InProcessStudent(handin, probes_file=None if probes is None else course_path.parent / probes)
+        plugin = GradingPlugin(course, lambda _part: student, handin_dir=handin)
         config.pluginmanager.register(plugin, "coursekit-grading")

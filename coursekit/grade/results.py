@@ -67,14 +67,16 @@ class StudentResult:
 
     student_id: str
     verdicts: tuple[Verdict, ...]
-    # Problems found while unpacking the hand-in, e.g. "model.py: SyntaxError at line 12: expected ':'".
+    # Problems found while unpacking the hand-in, e.g. "ops.py: SyntaxError at line 12: expected ':'".
     problems: tuple[str, ...] = ()
     # What the student's code printed, per part (already capped by the worker).
     output: dict[str, str] = dataclasses.field(default_factory=dict)
     execution_time: float = 0.0
     late: bool = False
-    # PNG of the student's fitted curve beside the measurements, when their training part ran.
-    fit_png: bytes | None = None
+    # The feedback picture (course.yml's chapter.figure drawn from a grader's "figure" attachment), and the part
+    # whose grader attached it, under which the feedback shows it.
+    figure_png: bytes | None = None
+    figure_part: str | None = None
     # The isolation tier the student's code ran in (coursekit.sandbox.pool.Tier), recorded in every results file.
     isolation: str = ""
     # Why grading could not finish (its grading process died): no points, left out of exports, regraded on a re-run.
@@ -109,7 +111,7 @@ def gradescope_results(result: StudentResult, *, course: Course) -> dict[str, An
     Each check is shown when course.yml's ``gradescope.visibility`` says (``public_checks`` for the checks that
     mirror a public test, ``other_checks`` for the rest); the top-level output, always shown, names the total
     only when every check is visible (Gradescope hides the total while any check is hidden), and carries the
-    picture of the student's fit as an embedded PNG.
+    feedback picture (course.yml's chapter.figure) as an embedded PNG.
     """
     return within_file_size(
         lambda budget: _gradescope_results(result, course=course, budget=budget),
@@ -136,9 +138,9 @@ def _gradescope_results(result: StudentResult, *, course: Course, budget: TextBu
         blocks = [f"{course.assignment.title}: not graded yet ({reason}); your instructor will regrade it."]
     if problems:
         blocks.append("Problems with the hand-in:\n\n" + "\n".join(f"- {problem}" for problem in problems))
-    if result.fit_png is not None:
-        # Drawn by the kit from the weights the student's loop reached: the image is ours, not the student's.
-        image = base64.b64encode(result.fit_png).decode("ascii")
+    if result.figure_png is not None:
+        # Drawn on the trusted side by the course's code from plain data: the image is ours, not the student's.
+        image = base64.b64encode(result.figure_png).decode("ascii")
         blocks.append(
             f"Your model after training, beside the measurements:\n\n![Your model's fit](data:image/png;base64,{image})"
         )
@@ -150,7 +152,7 @@ def _gradescope_results(result: StudentResult, *, course: Course, budget: TextBu
         "output_format": "md",
         "test_output_format": "md",
         "test_name_format": "text",
-        # The top-level output (the score line, problems with the hand-in, the fit) is always shown; each
+        # The top-level output (the score line, problems with the hand-in, the picture) is always shown; each
         # check carries its own visibility.
         "visibility": "visible",
         "stdout_visibility": course.gradescope.stdout_visibility,
@@ -303,7 +305,7 @@ def _feedback_markdown(result: StudentResult, *, course: Course, budget: TextBud
         printed = result.output.get(part.id, "").strip("\n")
         if printed.strip():
             out.write(f"\nYour code printed:\n\n{budget.fit(printed, markdown_code_block)}")
-        if part.id == "training" and result.fit_png is not None:
+        if part.id == result.figure_part and result.figure_png is not None:
             target = markdown_link_target(f"{result.student_id}-fit.png")
             out.write(f"\n![Your model's fit beside the measurements]({target})\n")
         out.write("\n")
@@ -317,10 +319,10 @@ def _quoted(message: str, budget: TextBudget) -> str:
 
 
 def write_student_result(result: StudentResult, *, course: Course, out_dir: Path) -> None:
-    """Write results/<id>.json and feedback/<id>.md (+ the fit's PNG)."""
+    """Write results/<id>.json and feedback/<id>.md (+ the feedback picture's PNG)."""
     feedback_dir = out_dir / FEEDBACK_DIR
-    if result.fit_png is not None:
-        write_atomically(feedback_dir / f"{result.student_id}-fit.png", result.fit_png)
+    if result.figure_png is not None:
+        write_atomically(feedback_dir / f"{result.student_id}-fit.png", result.figure_png)
     write_atomically(feedback_dir / f"{result.student_id}.md", feedback_markdown(result, course=course).encode())
     payload = _results_json(gradescope_results(result, course=course))
     # results.json last: its presence marks the student as graded when a batch resumes.

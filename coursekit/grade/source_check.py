@@ -1235,7 +1235,7 @@ class _Walker:
             self.visit(default, scope)
         self.visit(node.body, scope.module.scopes[id(node)])
 
-    def visit_comprehension(self, node: _Comprehension, scope: _Scope) -> None:
+    def visit_scoped_comprehension(self, node: _Comprehension, scope: _Scope) -> None:
         own = scope.module.scopes[id(node)]
         for index, generator in enumerate(node.generators):
             self.visit(generator.iter, scope if index == 0 else own)
@@ -1245,7 +1245,7 @@ class _Walker:
         for part in [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]:
             self.visit(part, own)
 
-    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = visit_comprehension
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = visit_scoped_comprehension
 
     def visit_Import(self, node: ast.Import, scope: _Scope) -> None:
         for alias in node.names:

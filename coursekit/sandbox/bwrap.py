@@ -5,15 +5,16 @@ coursekit package, all read-only; fresh ``/proc``; a read-only ``/dev`` with the
 and three small tmpfs mounts made afresh for each sandbox, the only writable places: ``/scratch``
 (the session's files), ``/tmp`` and ``/dev/shm``. No host folder is writable inside, so nothing the
 student writes lands on the host's disk, and the trusted side never writes where the sandbox can.
-There is no network, not even loopback, and no capability. The course repository (graders,
-solutions, course.yml, other hand-ins, the output folder) is not mounted at all. Every host path is
+There is no network, not even loopback, and no capability. Of the course repository only the
+chapter's probes file is mounted (read-only, at `COURSE_PROBES_MOUNT`); the graders, solutions,
+course.yml, other hand-ins and the output folder are not mounted at all. Every host path is
 derived from this interpreter (`sys.prefix`, `sys.base_prefix`) and from the coursekit package's
 location, never written in. bubblewrap starts with an empty environment and the worker is the
 sandbox's pid 1 (``--as-pid-1``): there is no init process of the student's uid to ptrace, and
 nothing the student starts survives the worker's ``kill(-1)`` at the end of a session.
 
 Run as root, the sandbox's user namespace is made here, not by bubblewrap: its uid and gid 1000 (the
-student's) map to an unprivileged host uid and gid of their own per slot (`host_uid`), and its uid 0
+student's) map to an unprivileged host uid and gid of their own per slot (`uid_of_slot`), and its uid 0
 maps to root only so that bubblewrap can mount paths below ``/root``. The worker leaves uid 0 for
 1000 before it imports anything (coursekit.sandbox.worker_main), dropping every capability and the bounding
 set on the way. Run as an ordinary user, bubblewrap makes the namespace and the student's uid is
@@ -49,6 +50,8 @@ SANDBOX_UID = 1000
 HOST_UID_BASE = 2_100_000_000
 VENV_MOUNT = "/opt/coursekit/venv"
 PACKAGE_ROOT_MOUNT = "/opt/coursekit/lib"
+# The course's probes file (course.yml's chapter.probes), the only course file inside.
+COURSE_PROBES_MOUNT = "/opt/coursekit/course/probes.py"
 # The smallest pid_max the kernel accepts (RESERVED_PIDS + 1): at most 300 live tasks per sandbox.
 SANDBOX_PID_MAX = 301
 # Files from /etc that the dynamic loader and Python's startup read; nothing else of /etc is mounted.
@@ -138,7 +141,7 @@ def sandbox_environment() -> dict[str, str]:
     }
 
 
-def host_uid(slot: int) -> int:
+def uid_of_slot(slot: int) -> int:
     """The unprivileged host uid (and gid) that a slot's student code runs as when grading as root."""
     return HOST_UID_BASE + slot
 
@@ -181,11 +184,15 @@ class UserNamespace:
             os.close(self.fd)
 
 
-def bwrap_command(*, writable_size_mb: int, info_fd: int, command: list[str], userns_fd: int | None) -> list[str]:
+def bwrap_command(
+    *, writable_size_mb: int, info_fd: int, command: list[str], userns_fd: int | None, probes_file: Path | None = None
+) -> list[str]:
     """The bwrap command line that runs `command` (a sandbox path), its only writable space three small tmpfs mounts.
 
-    `userns_fd`: a `UserNamespace` to join (grading as root); None lets bubblewrap make one.
+    `userns_fd`: a `UserNamespace` to join (grading as root); None lets bubblewrap make one. `probes_file`: the
+    course's probes, mounted read-only at `COURSE_PROBES_MOUNT`.
     """
+    course = [] if probes_file is None else _read_only(Path(probes_file).resolve(), COURSE_PROBES_MOUNT)
     size = str(writable_size_mb * 1024 * 1024)
     if userns_fd is None:
         user = ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--cap-drop", "ALL"]
@@ -212,6 +219,7 @@ def bwrap_command(*, writable_size_mb: int, info_fd: int, command: list[str], us
         str(info_fd),
         *_system_mounts(),
         *_python_mounts(),
+        *course,
         "--proc",
         "/proc",
         "--dev",
@@ -235,7 +243,7 @@ def bwrap_problem() -> str | None:
     # The same namespaces, user mapping and mounts a worker gets, around a program that only exits.
     namespace: UserNamespace | None = None
     try:
-        namespace = UserNamespace(host_id=host_uid(0)) if os.geteuid() == 0 else None
+        namespace = UserNamespace(host_id=uid_of_slot(0)) if os.geteuid() == 0 else None
         info_read, info_write = os.pipe()  # bubblewrap writes a little JSON there: the pipe's buffer holds it
         probe = bwrap_command(
             writable_size_mb=1,

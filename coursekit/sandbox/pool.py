@@ -1,7 +1,8 @@
 """Sandboxed students for class grading: a pool of warm workers, one fresh child per (hand-in, part).
 
 The trusted side of the trust boundary. Each slot keeps one warm worker (coursekit.sandbox.worker_main:
-torch, numpy and matplotlib already imported), by default inside bubblewrap (coursekit.sandbox.bwrap). A
+torch, numpy, matplotlib and the course's probes file already imported), by default inside bubblewrap
+(coursekit.sandbox.bwrap), which sees that one course file read-only and no other. A
 `WorkerSession` has the worker fork a child, sends it the hand-in's top-level ``*.py`` files (the
 child writes them into its own empty folder: the trusted side never writes where student code can),
 and is the grader's
@@ -29,7 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from coursekit.config import Limits
+from coursekit.config import Course, Limits
 from coursekit.sandbox import bwrap, wire
 from coursekit.sandbox.student import StudentCrash, StudentError, StudentTimeout, answer_of
 from coursekit.sandbox.worker_main import CONTROL_MESSAGE_BYTES, FRAME_HEADER
@@ -42,15 +43,6 @@ Tier = Literal["bwrap", "uid", "none"]
 # How long a warm worker may take to start (imports) and to clean up after a session.
 START_TIMEOUT_SECONDS = 120.0
 END_TIMEOUT_SECONDS = 15.0
-# The function a probe calls, for messages such as "training_loop did not return within 60 s".
-PROBE_FUNCTIONS = {
-    "training_loop": "training_loop",
-    "plot_fit": "plot_fit",
-    "model_forward": "TemperatureNet",
-    "model_structure": "TemperatureNet",
-    "count_parameters": "count_parameters",
-    "split_indices": "split_indices",
-}
 TIER_NOTES: dict[Tier, str | None] = {
     "bwrap": None,
     "uid": (
@@ -108,6 +100,11 @@ def choose_tier(isolation: Isolation) -> tuple[Tier, str | None]:
     return "uid", None
 
 
+def course_probes_file(course_dir: Path, course: Course) -> Path | None:
+    """The course's probes file (course.yml's chapter.probes), or None when the course has only the kit's probes."""
+    return None if course.chapter.probes is None else course_dir / course.chapter.probes
+
+
 def handin_files(handin_dir: Path) -> dict[str, bytes]:
     """The hand-in's top-level ``*.py`` files by name: regular files only, so a symlink in a hand-in cannot pull
     a host file into the sandbox."""
@@ -123,11 +120,15 @@ class WorkerError(RuntimeError):
 
 
 def function_name(probe: str, arguments: dict[str, Any]) -> str:
-    """The student's function a request runs: `function="activations.tanh"` -> 'tanh', else by probe."""
+    """The student's function a request runs: `function="ops.square"` -> 'square', else the one the probe was
+    registered with (coursekit.sandbox.probes.probe), else the probe's name."""
+    from coursekit.sandbox.probes import REGISTERED
+
     function = arguments.get("function")
     if isinstance(function, str) and function:
         return function.rpartition(".")[2]
-    return PROBE_FUNCTIONS.get(probe, probe)
+    registration = REGISTERED.get(probe)
+    return registration.function if registration is not None and registration.function else probe
 
 
 def describe_status(status: int | None) -> str:
@@ -179,7 +180,9 @@ class _OutputCollector:
 class _WarmWorker:
     """One warm worker process (in bwrap or not) and its control socket."""
 
-    def __init__(self, *, scratch_dir: Path, tier: Tier, limits: Limits, host_id: int) -> None:
+    def __init__(
+        self, *, scratch_dir: Path, tier: Tier, limits: Limits, host_id: int, probes_file: Path | None
+    ) -> None:
         self.scratch_dir = scratch_dir
         self.tier = tier
         self.isolated = tier == "bwrap"
@@ -203,11 +206,14 @@ class _WarmWorker:
                     "bwrap",
                 ]
                 command.append(str(writable_mb))
+                if probes_file is not None:
+                    command.append(bwrap.COURSE_PROBES_MOUNT)
                 argv = bwrap.bwrap_command(
                     writable_size_mb=writable_mb,
                     info_fd=info_write,
                     command=command,
                     userns_fd=None if namespace is None else namespace.fd,
+                    probes_file=probes_file,
                 )
                 pass_fds = (remote.fileno(), info_write) + (() if namespace is None else (namespace.fd,))
                 self.process = subprocess.Popen(
@@ -242,6 +248,8 @@ class _WarmWorker:
                     tier_argument,
                 ]
                 command.append(str(3 * writable_mb))
+                if probes_file is not None:
+                    command.append(str(probes_file))
                 environment = {**bwrap.sandbox_environment(), "PYTHONPATH": str(bwrap.package_dir().parent)}
                 environment["HOME"] = environment["TMPDIR"] = str(scratch_dir)
                 environment["MPLCONFIGDIR"] = str(scratch_dir / ".matplotlib")
@@ -339,10 +347,23 @@ class WorkerPool:
     workers must be started from a thread that outlives them (see `start`).
     """
 
-    def __init__(self, *, limits: Limits, scratch_dir: Path, slots: int, isolation: Isolation = "auto") -> None:
+    def __init__(
+        self,
+        *,
+        limits: Limits,
+        scratch_dir: Path,
+        slots: int,
+        isolation: Isolation = "auto",
+        probes_file: Path | None = None,
+    ) -> None:
         if slots < 1:
             raise ValueError(f"slots must be at least 1, got {slots}")
+        if probes_file is not None and not Path(probes_file).is_file():
+            raise ValueError(f"the course's probes file {probes_file} is not a file")
         self.limits = limits
+        # The course's probes (course.yml's chapter.probes): the one course file the workers read, loaded at their
+        # start-up; None: the kit's own probes only.
+        self.probes_file = None if probes_file is None else Path(probes_file).resolve()
         self.scratch_dir = scratch_dir.resolve()
         self.slots = slots
         self.tier, self._weaker_reason = choose_tier(isolation)
@@ -415,7 +436,13 @@ class WorkerPool:
         directory = self.slot_dir(slot)
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True, mode=0o711)
-        worker = _WarmWorker(scratch_dir=directory, tier=self.tier, limits=self.limits, host_id=bwrap.host_uid(slot))
+        worker = _WarmWorker(
+            scratch_dir=directory,
+            tier=self.tier,
+            limits=self.limits,
+            host_id=bwrap.uid_of_slot(slot),
+            probes_file=self.probes_file,
+        )
         with self._lock:
             self._workers[slot] = worker
         return worker
@@ -455,6 +482,10 @@ class WorkerSession:
     """A `Student` for one part of one hand-in, running in a fresh child of a warm worker."""
 
     def __init__(self, *, pool: WorkerPool, slot: int, handin_dir: Path, part: str) -> None:
+        if pool.probes_file is not None:  # this side checks each answer against its probe's registered form
+            from coursekit.sandbox.probes import load_course_probes
+
+            load_course_probes(pool.probes_file)
         self.pool = pool
         self.slot = slot
         self.part = part

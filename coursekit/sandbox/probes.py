@@ -5,15 +5,21 @@ score. A probe takes plain data (decoded by coursekit.sandbox.wire), calls the s
 returns plain data; the grader in the trusted process judges it. A probe never holds a reference
 solution: the models it builds are generic `nn.Sequential` stacks, so a hand-in cannot borrow them.
 
-The student's modules are imported from the hand-in folder under their contract names
-(`activations`, `model`, `training`), so `from activations import tanh` inside `model.py` works.
+The kit's own probes, `call` and `value_and_grad`, work for any contract function. A course registers its
+chapter's probes with `@probe` in the file course.yml names as `chapter.probes` (loaded by
+`load_course_probes`), each with its answer's form, which the trusted side checks before any grader reads an
+answer (coursekit.sandbox.answers).
+
+The student's modules are imported from the hand-in folder under their file names (`ops.py` as `ops`), so
+`from ops import square` inside another of their modules works.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
-import io
+import importlib.util
 import linecache
 import sys
 import traceback
@@ -23,13 +29,20 @@ from types import ModuleType
 from typing import Any
 
 import torch
+from pydantic import ConfigDict, InstanceOf, StrictBool, StrictStr
 from torch import Tensor, nn
 from torch.utils._python_dispatch import TorchDispatchMode
+from typing_extensions import TypedDict
 
 from coursekit.sandbox import wire
 
 RANDOM_STATE_SEED = 0x5EEDC0DE
-STUDENT_MODULES = ("activations", "model", "training", "temperature_data")
+# The module name a course's probes file is imported under.
+COURSE_PROBES_MODULE = "course_probes"
+# Every answer form's pydantic configuration: no coercion, exact keys, tuples stay tuples.
+STRICT_ANSWER = ConfigDict(strict=True, extra="forbid")
+# A tensor as it comes off the wire (dense, CPU, a real dtype: coursekit.sandbox.wire).
+AnyTensor = InstanceOf[Tensor]
 
 
 class StudentFailure(Exception):
@@ -41,7 +54,7 @@ class StudentFailure(Exception):
 
 
 def describe_exception(error: BaseException, handin_dir: Path) -> str:
-    """'training.py, line 42, in training_loop: ZeroDivisionError: division by zero' (student frames only)."""
+    """'ops.py, line 42, in square: ZeroDivisionError: division by zero' (student frames only)."""
     if isinstance(error, SyntaxError) and error.filename and Path(error.filename).parent == handin_dir:
         return f"{Path(error.filename).name}: SyntaxError at line {error.lineno}: {error.msg}"
     where = ""
@@ -67,7 +80,9 @@ class Handin:
             path = self.directory / f"{name}.py"
             if not path.is_file():
                 raise StudentFailure(f"{name}.py was not handed in")
-            for stale in STUDENT_MODULES:
+            # A module of the same name imported from elsewhere (another hand-in graded in this process) must
+            # not stand in for this hand-in's.
+            for stale in sorted(file.stem for file in self.directory.glob("*.py")):
                 if stale not in self._modules:
                     sys.modules.pop(stale, None)
             if str(self.directory) not in sys.path:
@@ -101,7 +116,9 @@ def _quiet() -> Iterator[None]:
         yield
 
 
-def _call(handin: Handin, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def call_student(handin: Handin, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`function(*args, **kwargs)`, its prints kept out of the results channel; whatever it raises is a
+    StudentFailure naming the student's line."""
     try:
         with _quiet():
             return function(*args, **kwargs)
@@ -109,7 +126,8 @@ def _call(handin: Handin, function: Callable[..., Any], *args: Any, **kwargs: An
         raise StudentFailure(describe_exception(error, handin.directory)) from None
 
 
-def _plain_tensor(value: Any, what: str) -> Tensor:
+def plain_tensor(value: Any, what: str) -> Tensor:
+    """`value` as a plain dense tensor of its own (no subclass, no shared storage), or a StudentFailure."""
     if not isinstance(value, Tensor):
         raise StudentFailure(f"{what} returned {type(value).__name__}, expected a torch.Tensor")
     if value.layout is not torch.strided:
@@ -119,7 +137,7 @@ def _plain_tensor(value: Any, what: str) -> Tensor:
 
 
 class OpRecorder(TorchDispatchMode):
-    """Records the ATen operators the student's function runs (e.g. 'aten::tanh')."""
+    """Records the ATen operators the student's function runs (e.g. 'aten::exp')."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -130,19 +148,125 @@ class OpRecorder(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-# --- probes: name -> function(handin, **arguments) -> plain data --------------------------------------------
+# torch.nn's layers by lower-case class name: "linear", "conv1d", "gelu".
+_LAYERS: dict[str, type[nn.Module]] = {
+    name.lower(): value for name, value in vars(nn).items() if isinstance(value, type) and issubclass(value, nn.Module)
+}
 
 
+def sequential_from_layers(layers: list[tuple[str, list[int]]]) -> nn.Sequential:
+    """A generic stack from the grader's description: torch.nn layers by lower-case name with their positional
+    arguments, e.g. [("linear", [1, 8]), ("gelu", []), ("linear", [8, 1, 0])] (a last 0: no bias)."""
+    modules: list[nn.Module] = []
+    for kind, sizes in layers:
+        layer = _LAYERS.get(kind)
+        if layer is None:
+            raise ValueError(f"unknown layer kind {kind!r}")
+        modules.append(layer(*sizes))
+    return nn.Sequential(*modules)
+
+
+# --- the registry: name -> function(handin, **arguments) -> plain data, with its answer's form ---------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Registration:
+    """What the trusted side knows of a probe: its answer's form, the student's function it calls (for messages
+    such as "square did not return within 60 s"; None: the request's own `function` argument names it), and the
+    file that registered it (None: the kit's own)."""
+
+    answer: type
+    function: str | None
+    source: str | None
+
+
+class ProbeRegistrationError(ValueError):
+    """A course's probes file registers a name twice, or cannot be imported."""
+
+
+# What `handle_request` runs, by name. A hand-in may replace entries in its own process: nothing there decides.
+PROBES: dict[str, Callable[..., dict[str, Any]]] = {}
+# Each probe's registration, read on the trusted side (answer forms, function names).
+REGISTERED: dict[str, Registration] = {}
+# The course probes file registering now, if any (set by load_course_probes).
+_loading: str | None = None
+
+
+def probe(
+    name: str, *, answer: type, function: str | None = None
+) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., dict[str, Any]]]:
+    """Register `fn(handin, **arguments) -> dict` as the probe `name`, whose answers must have the form `answer`
+    (a typing_extensions.TypedDict of pydantic Strict* types with ``__pydantic_config__ = STRICT_ANSWER``).
+
+    `function`: the student's function it calls, for messages ("Net did not return within 60 s")."""
+
+    def register(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+        if name in REGISTERED:
+            raise ProbeRegistrationError(f"the probe {name!r} is registered twice")
+        REGISTERED[name] = Registration(answer=answer, function=function, source=_loading)
+        PROBES[name] = fn
+        return fn
+
+    return register
+
+
+def load_course_probes(path: Path) -> None:
+    """Import a course's probes file (as module `course_probes`), which registers its probes; idempotent.
+
+    Loading another course's file first removes the probes the previous one registered.
+    """
+    global _loading
+    source = str(Path(path).resolve())
+    loaded = sys.modules.get(COURSE_PROBES_MODULE)
+    if loaded is not None and getattr(loaded, "__file__", None) == source:
+        return
+    for name in [name for name, registration in REGISTERED.items() if registration.source is not None]:
+        del REGISTERED[name]
+        PROBES.pop(name, None)
+    sys.modules.pop(COURSE_PROBES_MODULE, None)
+    spec = importlib.util.spec_from_file_location(COURSE_PROBES_MODULE, source)
+    if spec is None or spec.loader is None:
+        raise ProbeRegistrationError(f"{path} cannot be imported as a probes file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[COURSE_PROBES_MODULE] = module
+    _loading = source
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(COURSE_PROBES_MODULE, None)
+        for name in [name for name, registration in REGISTERED.items() if registration.source == source]:
+            del REGISTERED[name]
+            PROBES.pop(name, None)
+        raise
+    finally:
+        _loading = None
+
+
+class _Call(TypedDict):
+    __pydantic_config__ = STRICT_ANSWER  # type: ignore[misc]
+    result: Any
+
+
+@probe("call", answer=_Call)
 def probe_call(handin: Handin, *, function: str, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
     """Call a contract function with plain arguments; return its result if it is plain data."""
-    result = _call(handin, handin.function(function), *args, **kwargs)
+    result = call_student(handin, handin.function(function), *args, **kwargs)
     if isinstance(result, Tensor):
-        result = _plain_tensor(result, function)
+        result = plain_tensor(result, function)
     elif isinstance(result, tuple | list):
-        result = type(result)(_plain_tensor(r, function) if isinstance(r, Tensor) else r for r in result)
+        result = type(result)(plain_tensor(r, function) if isinstance(r, Tensor) else r for r in result)
     return {"result": result}
 
 
+class _ValueAndGrad(TypedDict):
+    __pydantic_config__ = STRICT_ANSWER  # type: ignore[misc]
+    value: AnyTensor
+    grad: AnyTensor | None
+    requires_grad: StrictBool
+    ops: list[StrictStr]
+
+
+@probe("value_and_grad", answer=_ValueAndGrad)
 def probe_value_and_grad(
     handin: Handin,
     *,
@@ -156,264 +280,18 @@ def probe_value_and_grad(
     x = x.clone().requires_grad_(grad_output is not None)
     recorder = OpRecorder()
     with recorder:
-        value = _call(handin, f, x, **kwargs)
-    value = value if isinstance(value, Tensor) else _plain_tensor(value, function)
+        value = call_student(handin, f, x, **kwargs)
+    value = value if isinstance(value, Tensor) else plain_tensor(value, function)
     grad: Tensor | None = None
     if grad_output is not None and value.requires_grad and value.shape == grad_output.shape:
-        (g,) = _call(handin, torch.autograd.grad, value, x, grad_output, allow_unused=True)
-        grad = None if g is None else _plain_tensor(g, f"the gradient of {function}")
+        (g,) = call_student(handin, torch.autograd.grad, value, x, grad_output, allow_unused=True)
+        grad = None if g is None else plain_tensor(g, f"the gradient of {function}")
     return {
-        "value": _plain_tensor(value, function),
+        "value": plain_tensor(value, function),
         "grad": grad,
         "requires_grad": bool(value.requires_grad),
         "ops": sorted(recorder.ops),
     }
-
-
-def _state_of(module: nn.Module) -> dict[str, Tensor]:
-    return {name: tensor.detach().clone() for name, tensor in module.state_dict().items()}
-
-
-def probe_model_structure(handin: Handin, *, n_hidden: int | None) -> dict[str, Any]:
-    """Build TemperatureNet(n_hidden) (or with its default) and describe what it registered."""
-    cls = handin.function("model.TemperatureNet")
-    model = _call(handin, cls) if n_hidden is None else _call(handin, cls, n_hidden)
-    if not isinstance(model, nn.Module):
-        raise StudentFailure(f"TemperatureNet() built a {type(model).__name__}, not an nn.Module")
-    return {
-        "children": [(name, type(child).__name__) for name, child in model.named_children()],
-        "parameters": [(name, tuple(p.shape), bool(p.requires_grad)) for name, p in model.named_parameters()],
-        "state": _state_of(model),
-        "overrides_call": "__call__" in vars(type(model)) or type(model).__call__ is not nn.Module.__call__,
-    }
-
-
-def probe_model_forward(
-    handin: Handin,
-    *,
-    n_hidden: int | None,
-    state: dict[str, Tensor],
-    x: Tensor,
-    hook_offset: float,
-    grad_output: Tensor,
-    activation_input: Tensor,
-) -> dict[str, Any]:
-    """Build TemperatureNet(n_hidden) (None: with its default), load the grader's weights, call the model with a
-    forward hook that adds `hook_offset`, backpropagate.
-
-    The hook is the grader's witness that the module was called through nn.Module.__call__: if hooks
-    are skipped, the offset is missing from the output the grader receives.
-    """
-    cls = handin.function("model.TemperatureNet")
-    model = _call(handin, cls) if n_hidden is None else _call(handin, cls, n_hidden)
-    if not isinstance(model, nn.Module):
-        built = f"TemperatureNet({'' if n_hidden is None else n_hidden})"
-        raise StudentFailure(f"{built} built a {type(model).__name__}, not an nn.Module")
-    try:
-        model.load_state_dict(state, strict=True)
-    except (RuntimeError, KeyError) as error:
-        raise StudentFailure(f"TemperatureNet's parameters do not match the contract: {error}") from None
-    model.register_forward_hook(lambda _module, _inputs, output: output + hook_offset)
-    output = _call(handin, model, x)
-    output_tensor = _plain_tensor(output, "TemperatureNet.forward")
-    grads: dict[str, Tensor | None] = {}
-    if isinstance(output, Tensor) and output.requires_grad and output.shape == grad_output.shape:
-        _call(handin, output.backward, grad_output)
-        for name, parameter in model.named_parameters():
-            grads[name] = None if parameter.grad is None else parameter.grad.detach().clone()
-    activation = getattr(model, "hidden_activation", None)
-    activation_output = None
-    if isinstance(activation, nn.Module):
-        with torch.no_grad():
-            activation_output = _plain_tensor(_call(handin, activation, activation_input), "hidden_activation")
-    return {"output": output_tensor, "grads": grads, "activation_output": activation_output}
-
-
-def sequential_from_layers(layers: list[tuple[str, list[int]]]) -> nn.Sequential:
-    """A generic stack from the grader's description: ("linear", [in, out]) or ("tanh", [])."""
-    modules: list[nn.Module] = []
-    for kind, sizes in layers:
-        if kind == "linear":
-            modules.append(nn.Linear(sizes[0], sizes[1], bias=bool(sizes[2]) if len(sizes) > 2 else True))
-        elif kind == "tanh":
-            modules.append(nn.Tanh())
-        elif kind == "conv1d":
-            modules.append(nn.Conv1d(sizes[0], sizes[1], sizes[2]))
-        else:
-            raise ValueError(f"unknown layer kind {kind!r}")
-    return nn.Sequential(*modules)
-
-
-def probe_count_parameters(handin: Handin, *, layers: list[tuple[str, list[int]]], frozen: list[str]) -> dict[str, Any]:
-    """count_parameters on a model the grader described, with some parameters frozen."""
-    model = sequential_from_layers(layers)
-    for name, parameter in model.named_parameters():
-        parameter.requires_grad_(name not in frozen)
-    result = _call(handin, handin.function("model.count_parameters"), model)
-    returned = type(result).__name__  # before a one-element tensor becomes a number
-    if isinstance(result, Tensor) and result.numel() == 1:
-        result = result.item()
-    if isinstance(result, bool) or not isinstance(result, int | float):
-        raise StudentFailure(f"count_parameters returned {type(result).__name__}, expected an int")
-    return {"count": result, "type": returned}
-
-
-def probe_split_indices(handin: Handin, *, cases: list[tuple[int, float | None, int | None]]) -> dict[str, Any]:
-    """split_indices(n_samples[, val_fraction][, generator=torch.Generator().manual_seed(seed)]) per case.
-
-    A generator cannot cross the boundary, so the worker builds it from the grader's seed. Each case
-    answers on its own ({"train", "val"} or {"failure"}), so one failing case costs only its own checks.
-    """
-    function = handin.function("training.split_indices")
-    results: list[dict[str, Any]] = []
-    for n_samples, val_fraction, seed in cases:
-        kwargs: dict[str, Any] = {}
-        if val_fraction is not None:
-            kwargs["val_fraction"] = val_fraction
-        if seed is not None:
-            kwargs["generator"] = torch.Generator().manual_seed(seed)
-        try:
-            result = _call(handin, function, n_samples, **kwargs)
-            if not isinstance(result, tuple | list) or len(result) != 2:
-                raise StudentFailure(
-                    f"split_indices returned {type(result).__name__}, expected a tuple (train_indices, val_indices)"
-                )
-            train, val = (_plain_tensor(part, "split_indices") for part in result)
-            results.append({"train": train, "val": val})
-        except StudentFailure as failure:
-            results.append({"failure": failure.message})
-    return {"results": results}
-
-
-def probe_training_loop(
-    handin: Handin,
-    *,
-    layers: list[tuple[str, list[int]]],
-    state: dict[str, Tensor],
-    optimizer: str,
-    lr: float,
-    n_epochs: int,
-    t_u_train: Tensor,
-    t_u_val: Tensor,
-    t_c_train: Tensor,
-    t_c_val: Tensor,
-) -> dict[str, Any]:
-    """Run the student's training_loop on the grader's model, weights, optimizer and data.
-
-    Returns the final weights (which the grader replays and judges), the history as returned,
-    and, per forward call of the model, the number of rows and whether grad mode was on.
-    """
-    model = sequential_from_layers(layers)
-    model.load_state_dict(state)
-    optimizers = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
-    opt = optimizers[optimizer](model.parameters(), lr=lr)
-    calls: list[tuple[int, bool]] = []
-
-    def record_call(module: nn.Module, inputs: tuple[Any, ...], _output: Any) -> None:
-        # A deep copy of the model carries this hook along; only calls of the model handed over count.
-        if module is model and inputs and isinstance(inputs[0], Tensor) and inputs[0].dim() > 0:
-            calls.append((int(inputs[0].shape[0]), torch.is_grad_enabled()))
-
-    model.register_forward_hook(record_call)
-    history = _call(
-        handin,
-        handin.function("training.training_loop"),
-        n_epochs,
-        opt,
-        model,
-        nn.MSELoss(),
-        t_u_train.clone(),
-        t_u_val.clone(),
-        t_c_train.clone(),
-        t_c_val.clone(),
-    )
-    plain_history: dict[str, Any] | str
-    if isinstance(history, dict):
-        plain_history = {
-            str(key): [v if type(v) in (int, float) else type(v).__name__ for v in values]
-            if isinstance(values, list | tuple)
-            else type(values).__name__
-            for key, values in history.items()
-        }
-    else:
-        plain_history = type(history).__name__
-    return {"state": _state_of(model), "history": plain_history, "forward_calls": calls}
-
-
-def _artist_data(fig: Any) -> dict[str, Any]:
-    """What a figure shows: per axes, its labels, its lines and its scatter points."""
-    import numpy as np
-
-    axes = []
-    for ax in fig.get_axes():
-        lines = []
-        for line in ax.get_lines():
-            xs = np.asarray(line.get_xdata(), dtype=float).ravel()
-            ys = np.asarray(line.get_ydata(), dtype=float).ravel()
-            lines.append(
-                {
-                    "x": torch.from_numpy(xs.copy()),
-                    "y": torch.from_numpy(ys.copy()),
-                    "linestyle": str(line.get_linestyle()),
-                    "marker": str(line.get_marker()),
-                }
-            )
-        points = []
-        for collection in ax.collections:
-            offsets = np.asarray(collection.get_offsets(), dtype=float).reshape(-1, 2)
-            points.append({"x": torch.from_numpy(offsets[:, 0].copy()), "y": torch.from_numpy(offsets[:, 1].copy())})
-        axes.append({"xlabel": ax.get_xlabel(), "ylabel": ax.get_ylabel(), "lines": lines, "points": points})
-    return {"axes": axes}
-
-
-def probe_plot_fit(
-    handin: Handin,
-    *,
-    layers: list[tuple[str, list[int]]],
-    state: dict[str, Tensor],
-    t_u: Tensor,
-    t_c: Tensor,
-    scale: float | None,
-    png: bool = True,
-) -> dict[str, Any]:
-    """Call plot_fit with the grader's model and data; return what the figure shows and (if `png`) a PNG of it.
-
-    Rendering the PNG costs more than the rest of the call, so graders that only judge the data skip it.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    model = sequential_from_layers(layers)
-    model.load_state_dict(state)
-    kwargs = {} if scale is None else {"scale": scale}
-    fig = _call(handin, handin.function("training.plot_fit"), model, t_u.clone(), t_c.clone(), **kwargs)
-    if not isinstance(fig, Figure):
-        raise StudentFailure(f"plot_fit returned {type(fig).__name__}, expected a matplotlib Figure")
-    image = io.BytesIO()
-    if png:
-        with contextlib.suppress(Exception):
-            fig.savefig(image, format="png", dpi=72)
-    data = _artist_data(fig)
-    # None, not b"", when not rendered (or savefig failed).
-    data["png"] = image.getvalue() or None
-    if "matplotlib.pyplot" in sys.modules:  # pyplot keeps every figure it made alive until closed
-        with contextlib.suppress(Exception):
-            sys.modules["matplotlib.pyplot"].close(fig)
-    return data
-
-
-PROBES: dict[str, Callable[..., dict[str, Any]]] = {
-    "call": probe_call,
-    "value_and_grad": probe_value_and_grad,
-    "model_structure": probe_model_structure,
-    "model_forward": probe_model_forward,
-    "count_parameters": probe_count_parameters,
-    "split_indices": probe_split_indices,
-    "training_loop": probe_training_loop,
-    "plot_fit": probe_plot_fit,
-}
 
 
 def _reset_random_state() -> None:
@@ -437,9 +315,9 @@ def handle_request(handin: Handin, request: bytes) -> bytes:
     """
     try:
         message = wire.decode(request)
-        probe = PROBES[message["probe"]]
+        run = PROBES[message["probe"]]
         _reset_random_state()
-        answer = {"ok": probe(handin, **message["arguments"])}
+        answer = {"ok": run(handin, **message["arguments"])}
         return wire.encode(answer)  # looked up after the student's code ran, which may have replaced it
     except StudentFailure as failure:
         return wire.encode({"failure": wire.fit_text(failure.message)})

@@ -63,11 +63,16 @@ def answer_of(response: bytes, *, probe: str) -> dict[str, Any]:
 
 
 class InProcessStudent:
-    """Runs probes in this process. Only for trusted code: a hand-in here could patch the graders."""
+    """Runs probes in this process. Only for trusted code: a hand-in here could patch the graders.
 
-    def __init__(self, handin_dir: Path) -> None:
+    `probes_file`: the course's probes (course.yml's `chapter.probes`); without it, only the kit's own probes run.
+    """
+
+    def __init__(self, handin_dir: Path, probes_file: Path | None = None) -> None:
         from coursekit.sandbox import probes
 
+        if probes_file is not None:
+            probes.load_course_probes(probes_file)
         self.handin = probes.Handin(handin_dir)
 
     def run(self, probe: str, /, **arguments: Any) -> dict[str, Any]:

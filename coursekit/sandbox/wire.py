@@ -38,17 +38,17 @@ VERSION = 1
 PREFIX = struct.Struct("<3sBI")
 MAGIC = b"CKW"
 
-# The largest legitimate messages today are plot_fit's answer with its PNG and training_loop's answer, about
-# 15 KB each (plot_fit's was 23 KB as a torch.save record). 16 MiB leaves a thousandfold margin for bigger
+# The bundled course's largest answers, a figure's description with its PNG and a training run's record, are
+# about 15 KB each (the figure's was 23 KB as a torch.save record). 16 MiB leaves a thousandfold margin for bigger
 # inputs a grader may send, while a decoded value costs at most about as much memory again as its message.
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
-# The largest legitimate header today is training_loop's answer, 14 KB for 400 forward calls; a loop that runs
+# The bundled course's largest header is a training run's record, 14 KB for 400 forward calls; a loop that runs
 # the model once per sample makes 8,000 (128 KB). Parsing JSON costs up to 30 bytes of memory per header byte.
 MAX_HEADER_BYTES = 512 * 1024
-# Values in one message: today's largest (training_loop: 200 epochs of history and forward calls) holds 1,600;
-# the per-sample loop above 24,400.
+# Values in one message: the bundled course's largest answer (200 epochs of history and forward calls) holds
+# 1,600; the per-sample loop above 24,400.
 MAX_NODES = 100_000
-# Containers inside containers: the deepest legitimate answer (plot_fit's axes, lines, series) nests 6 deep.
+# Containers inside containers: the bundled course's deepest answer (a figure's axes, lines, series) nests 6 deep.
 MAX_DEPTH = 32
 # Failure messages, labels, operator and type names: a few lines of text, never a file's worth.
 MAX_STRING_CHARS = 4096

@@ -1,10 +1,11 @@
 """The warm worker: imports torch once, then forks one child per (hand-in, part) to run the student's code.
 
 This module runs on the untrusted side, usually inside the bubblewrap sandbox (coursekit.sandbox.bwrap),
-started by coursekit.sandbox.pool as ``python -P -m coursekit.sandbox.worker_main CONTROL_FD TIER``. It decides
-nothing: it only forks, limits, kills and cleans up. TIER is ``bwrap`` (inside the sandbox), ``uid:N``
-(no namespaces, grading as root: each child becomes host uid N, then Landlock and seccomp) or ``none``
-(Landlock and seccomp only).
+started by coursekit.sandbox.pool as ``python -P -m coursekit.sandbox.worker_main CONTROL_FD TIER DISK_MB
+[PROBES_FILE]``. It decides nothing: it only forks, limits, kills and cleans up. TIER is ``bwrap`` (inside the
+sandbox), ``uid:N`` (no namespaces, grading as root: each child becomes host uid N, then Landlock and seccomp)
+or ``none`` (Landlock and seccomp only). PROBES_FILE, the course's probes (read-only), is imported at start-up,
+before any student's code, so every child has the course's probes registered.
 
 Control messages are JSON on a SOCK_SEQPACKET socket (one message per packet):
   trusted -> worker  {"op": "session", "limits": {...}} with two fds: the results socket and the
@@ -40,6 +41,7 @@ from typing import Any
 FRAME_HEADER = struct.Struct(">Q")
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
+PR_CAPBSET_READ = 23
 PR_CAPBSET_DROP = 24
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 # The sandbox's folder for the hand-in's files (coursekit.sandbox.bwrap.SCRATCH_MOUNT, a tmpfs of its own).
@@ -91,8 +93,9 @@ def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(None, use_errno=True)
 
 
-def warm_up() -> None:
-    """Import what every hand-in uses, without starting any thread pool (threads do not survive fork)."""
+def warm_up(probes_file: str | None = None) -> None:
+    """Import what every hand-in uses and the course's probes, without starting any thread pool (threads do not
+    survive fork)."""
     import io
 
     import matplotlib
@@ -110,6 +113,8 @@ def warm_up() -> None:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
 
+    if probes_file is not None:
+        probes.load_course_probes(Path(probes_file))
     seccomp.prepare_student_filter()
     landlock.probe_landlock()
     # Touch the lazy paths of the wire format once, so each child need not.
@@ -191,18 +196,23 @@ def become_student(uid: int) -> None:
         raise OSError(f"could not become uid {uid}")
 
 
-def confine_files(directory: str) -> None:
-    """Without a mount namespace: Landlock lets this process read only what Python needs and write only `directory`."""
+def confine_files(directory: str, probes_file: str | None = None) -> None:
+    """Without a mount namespace: Landlock lets this process read only what Python needs and the course's probes
+    file, and write only `directory`."""
     from coursekit.sandbox import landlock
 
+    course = [] if probes_file is None else [probes_file]
     report = landlock.restrict_filesystem(
-        read_only=landlock.student_read_only_paths(), read_write=[directory, *landlock.SYSTEM_READ_WRITE_PATHS]
+        read_only=[*landlock.student_read_only_paths(), *course],
+        read_write=[directory, *landlock.SYSTEM_READ_WRITE_PATHS],
     )
     if not report.enforced:
         raise OSError(f"Landlock could not restrict the student's files: {report.detail}")
 
 
-def run_child(*, results_fd: int, output_fd: int, directory: str, limits: dict[str, Any], tier: str) -> None:
+def run_child(
+    *, results_fd: int, output_fd: int, directory: str, limits: dict[str, Any], tier: str, probes_file: str | None
+) -> None:
     """The forked child: the hand-in's files, limits, then answer probe requests on `results_fd` until it closes.
 
     Never returns."""
@@ -216,7 +226,7 @@ def run_child(*, results_fd: int, output_fd: int, directory: str, limits: dict[s
         if tier != "bwrap":
             # Before the uid switch: Landlock's rules are made by opening each path, which root can do wherever
             # Python is installed; the restriction outlives the switch.
-            confine_files(directory)
+            confine_files(directory, probes_file)
         if tier.startswith("uid:"):
             become_student(int(tier.removeprefix("uid:")))
         # The child dies with the worker, so it never outlives a killed worker (set after the uid switch, which
@@ -361,12 +371,12 @@ def end_session(*, child: int, tier: str, directory: str) -> tuple[int, bool]:
     session or process group it made for itself, and pid 1 reaps them all. Without it, as root, every process
     of the slot's uid is killed; this worker is their subreaper and reaps them.
     """
-    student_uid = int(tier.removeprefix("uid:")) if tier.startswith("uid:") else None
+    confined_uid = int(tier.removeprefix("uid:")) if tier.startswith("uid:") else None
     if tier == "bwrap":
         with contextlib.suppress(ProcessLookupError):
             os.kill(-1, signal.SIGKILL)
-    elif student_uid is not None:
-        kill_every_process_of(student_uid)
+    elif confined_uid is not None:
+        kill_every_process_of(confined_uid)
     else:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(child, signal.SIGKILL)
@@ -379,7 +389,7 @@ def end_session(*, child: int, tier: str, directory: str) -> tuple[int, bool]:
         if pid == 0:
             break
     if tier != "bwrap":
-        remove_ipc_objects(owner=os.getuid() if student_uid is None else student_uid)
+        remove_ipc_objects(owner=os.getuid() if confined_uid is None else confined_uid)
         shutil.rmtree(directory, ignore_errors=True)
         return status, not os.path.exists(directory)
     remove_ipc_objects()
@@ -405,7 +415,7 @@ def send(control: socket.socket, message: dict[str, Any]) -> None:
     control.send(json.dumps(message).encode())
 
 
-def serve(*, control: socket.socket, tier: str, disk_bytes: int) -> None:
+def serve(*, control: socket.socket, tier: str, disk_bytes: int, probes_file: str | None = None) -> None:
     """Answer control messages until the trusted side closes the socket."""
     while True:
         data, fds, _, _ = socket.recv_fds(control, CONTROL_MESSAGE_BYTES, 2)
@@ -428,7 +438,12 @@ def serve(*, control: socket.socket, tier: str, disk_bytes: int) -> None:
         if child == 0:
             control.close()
             run_child(
-                results_fd=results_fd, output_fd=output_fd, directory=directory, limits=message["limits"], tier=tier
+                results_fd=results_fd,
+                output_fd=output_fd,
+                directory=directory,
+                limits=message["limits"],
+                tier=tier,
+                probes_file=probes_file,
             )
         os.close(results_fd)
         os.close(output_fd)
@@ -463,10 +478,12 @@ def leave_namespace_root() -> None:
     bounding set, then switch the uid, which clears every remaining capability.
     """
     libc = _libc()
-    last_capability = int(Path("/proc/sys/kernel/cap_last_cap").read_text())
-    for capability in range(last_capability + 1):
+    capability = 0
+    # PR_CAPBSET_READ fails (EINVAL) past the kernel's last capability: every one it knows is dropped.
+    while libc.prctl(PR_CAPBSET_READ, capability, 0, 0, 0) >= 0:
         if libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), f"could not drop capability {capability} from the bounding set")
+        capability += 1
     os.setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
     # The inheritable set survives a uid switch: clear it too (capset with all three sets empty).
     header = (ctypes.c_uint32 * 2)(LINUX_CAPABILITY_VERSION_3, 0)
@@ -479,19 +496,20 @@ def leave_namespace_root() -> None:
 
 def main(argv: list[str]) -> int:
     control_fd, tier, disk_mb = int(argv[0]), argv[1], int(argv[2])
+    probes_file = argv[3] if len(argv) > 3 else None
     if tier == "bwrap" and os.getuid() == 0:
         leave_namespace_root()
     if tier.startswith("uid:"):  # the slot's processes, orphaned, come back to this worker to be reaped
         _libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     control = socket.socket(fileno=control_fd)
-    warm_up()
+    warm_up(probes_file)
     for number in IGNORED_SIGNALS:
         signal.signal(number, signal.SIG_IGN)
     # Not dumpable: a student's child (same uid) cannot ptrace this process or write its memory.
     _libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     threads = len(os.listdir("/proc/self/task"))
     send(control, {"op": "ready", "pid": os.getpid(), "threads": threads})
-    serve(control=control, tier=tier, disk_bytes=disk_mb * 2**20)
+    serve(control=control, tier=tier, disk_bytes=disk_mb * 2**20, probes_file=probes_file)
     return 0
 
 

@@ -1,7 +1,8 @@
-"""The student's fitted curve beside the measurements (the book's figure 6.9), drawn on the trusted side.
+"""The feedback picture (course.yml's chapter.figure): the student's fitted curve beside the measurements, the
+book's figure 6.9, drawn on the trusted side from the "figure" attachment of graders/test_training.py.
 
-The weights come back from the student's worker as plain tensors; the figure is drawn here, with the kit's own
-code, so no image or object made by student code ever reaches the instructor's disk.
+The weights come back from the student's worker as plain tensors; the figure is drawn here, with the course's
+own code, so no image or object made by student code ever reaches the instructor's disk.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import torch
 from coursekit.sandbox.probes import sequential_from_layers
 
 
-def fit_png(fit: dict[str, Any], *, scale: float = 0.1) -> bytes | None:
+def figure_png(fit: dict[str, Any], *, scale: float = 0.1) -> bytes | None:
     """A PNG of the model `fit` describes ({"layers", "state", "t_u", "t_c"}), or None if it cannot be drawn."""
     import matplotlib
 
