@@ -267,7 +267,8 @@ def _hostile_result(message: str, *, printed: str = FORGED_FEEDBACK, problem: st
             *((problem,) if problem else ()),
         ),
         output={part.id: printed for part in COURSE.assignment.parts},
-        fit_png=b"\x89PNG",
+        figure_png=b"\x89PNG",
+        figure_part="training",
     )
 
 

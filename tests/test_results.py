@@ -17,6 +17,7 @@ from coursekit.config import Course, load_course
 from coursekit.grade.plugin import Verdict
 from coursekit.grade.results import (
     StudentResult,
+    feedback_markdown,
     grades_csv,
     gradescope_results,
     result_from_results,
@@ -107,9 +108,9 @@ def test_each_check_is_shown_when_course_yml_says() -> None:
     assert "25" not in first_line and "when your instructor publishes the grades" in first_line
 
 
-def test_the_fit_is_embedded_in_the_output() -> None:
+def test_the_figure_is_embedded_in_the_output() -> None:
     png = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
-    data = gradescope_results(dataclasses.replace(RESULT, fit_png=png), course=COURSE)
+    data = gradescope_results(dataclasses.replace(RESULT, figure_png=png, figure_part="training"), course=COURSE)
     assert f"![Your model's fit](data:image/png;base64,{base64.b64encode(png).decode()})" in data["output"]
     # A CommonMark renderer keeps a PNG data: URI (markdown-it, like most, refuses other data: links).
     html = MarkdownIt("commonmark").render(data["output"])
@@ -117,8 +118,16 @@ def test_the_fit_is_embedded_in_the_output() -> None:
     assert "data:image" not in gradescope_results(RESULT, course=COURSE)["output"]
 
 
+@pytest.mark.parametrize("part", [part.id for part in COURSE.assignment.parts])
+def test_the_feedback_shows_the_figure_under_the_part_that_attached_it(part: str) -> None:
+    result = dataclasses.replace(RESULT, figure_png=b"\x89PNG\r\n\x1a\n", figure_part=part)
+    sections = feedback_markdown(result, course=COURSE).split("\n## ")[1:]
+    shown = [section for section in sections if "-fit.png)" in section]
+    assert len(shown) == 1 and f"({COURSE.assignment.part(part).file})" in shown[0].splitlines()[0]
+
+
 def test_results_json_matches_golden(tmp_path: Path) -> None:
-    result = dataclasses.replace(RESULT, fit_png=b"\x89PNG\r\n\x1a\nnot really a picture")
+    result = dataclasses.replace(RESULT, figure_png=b"\x89PNG\r\n\x1a\nnot really a picture", figure_part="training")
     write_student_result(result, course=COURSE, out_dir=tmp_path)
     written, golden = tmp_path / "results" / "alice.json", GOLDEN / "results.json"
     if UPDATE_GOLDEN:

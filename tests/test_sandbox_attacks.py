@@ -10,6 +10,7 @@ failure differs (a file that does not exist in the sandbox is one Landlock refus
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 import socket
@@ -45,6 +46,7 @@ exit 1
 
 ATTACKS = Path(__file__).parent / "attacks"
 REPOSITORY = Path(__file__).resolve().parents[1]
+PROBES_FILE = REPOSITORY / "graders" / "probes.py"
 LIMITS = Limits(time_seconds=3, memory_mb=1024, processes=32, output_kb=8, file_size_mb=4, open_files=64)
 
 
@@ -52,7 +54,9 @@ LIMITS = Limits(time_seconds=3, memory_mb=1024, processes=32, output_kb=8, file_
 def tier_pool(tier: str, scratch: Path, *, limits: Limits = LIMITS, slots: int = 2) -> Iterator[WorkerPool]:
     """A pool of `tier`; for the uid tier, bubblewrap on PATH fails as it does in a Docker container."""
     if tier == "bwrap":
-        with WorkerPool(limits=limits, scratch_dir=scratch, slots=slots, isolation="bwrap") as pool:
+        with WorkerPool(
+            limits=limits, scratch_dir=scratch, slots=slots, isolation="bwrap", probes_file=PROBES_FILE
+        ) as pool:
             yield pool
         return
     stand_in = scratch / "docker-bin"
@@ -64,7 +68,7 @@ def tier_pool(tier: str, scratch: Path, *, limits: Limits = LIMITS, slots: int =
     os.environ["PATH"] = f"{stand_in}:{path}"
     bwrap.bwrap_problem.cache_clear()
     try:
-        pool = WorkerPool(limits=limits, scratch_dir=scratch, slots=slots)
+        pool = WorkerPool(limits=limits, scratch_dir=scratch, slots=slots, probes_file=PROBES_FILE)
     finally:
         os.environ["PATH"] = path
         bwrap.bwrap_problem.cache_clear()
@@ -140,6 +144,33 @@ def test_it_cannot_read_graders_solutions_course_or_other_handins(pool: WorkerPo
     refused = "failed: FileNotFoundError" if pool.tier == "bwrap" else "failed: PermissionError"
     assert result == [refused] * len(paths)
     assert secret not in repr(result)
+
+
+def test_of_the_course_it_reads_only_the_probes_file(pool: WorkerPool) -> None:
+    """The sandbox is given the course's probes file, read-only; the graders beside it and course.yml stay out."""
+    inside = bwrap.COURSE_PROBES_MOUNT if pool.tier == "bwrap" else str(PROBES_FILE)
+    hidden = [
+        REPOSITORY / "graders" / "test_training.py",
+        REPOSITORY / "course.yml",
+        REPOSITORY / "graders" / "fit_figure.py",
+        REPOSITORY / "graders",
+    ]
+    result = attack(pool, "read_course", [inside, *(str(path) for path in hidden)])
+    assert isinstance(result, list), result
+    assert result[0] == "sha256:" + hashlib.sha256(PROBES_FILE.read_bytes()).hexdigest()
+    refused = "failed: FileNotFoundError" if pool.tier == "bwrap" else "failed: PermissionError"
+    assert result[1:] == [refused] * len(hidden)
+    if pool.tier == "bwrap":  # the mount's folder holds that one file
+        beside = str(Path(inside).with_name("test_training.py"))
+        assert attack(pool, "read_course", [str(Path(inside).parent), beside]) == [
+            [Path(inside).name],
+            "failed: FileNotFoundError",
+        ]
+    # Read-only: the probes file cannot be changed from inside.
+    before = PROBES_FILE.read_bytes()
+    written = attack(pool, "write_outside", [inside])
+    assert isinstance(written, list) and written[0].startswith("failed: "), written
+    assert PROBES_FILE.read_bytes() == before
 
 
 def test_it_cannot_import_the_reference_solution(pool: WorkerPool) -> None:

@@ -11,10 +11,12 @@ import torch
 
 from coursekit.config import Limits
 from coursekit.sandbox.pool import WorkerPool, function_name
+from coursekit.sandbox.probes import load_course_probes
 from coursekit.sandbox.student import InProcessStudent, StudentCrash, StudentTimeout
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 ATTACKS = Path(__file__).parent / "attacks"
+PROBES_FILE = REPOSITORY / "graders" / "probes.py"
 # Generous time: on a loaded 2-core CI machine the first probe (imports included) can take seconds.
 LIMITS = Limits(time_seconds=20, memory_mb=1024, processes=32, output_kb=8, file_size_mb=4, open_files=64)
 LAYERS = [("linear", [1, 4]), ("tanh", []), ("linear", [4, 1])]
@@ -22,7 +24,7 @@ LAYERS = [("linear", [1, 4]), ("tanh", []), ("linear", [4, 1])]
 
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerPool]:
-    with WorkerPool(limits=LIMITS, scratch_dir=tmp_path_factory.mktemp("scratch"), slots=1) as pool:
+    with WorkerPool(limits=LIMITS, scratch_dir=tmp_path_factory.mktemp("scratch"), slots=1, probes_file=PROBES_FILE) as pool:
         yield pool
 
 
@@ -78,7 +80,7 @@ def assert_same(left: object, right: object) -> None:
 
 
 def test_a_correct_handin_answers_like_in_process(pool: WorkerPool, handin: Path) -> None:
-    in_process = InProcessStudent(handin)
+    in_process = InProcessStudent(handin, probes_file=PROBES_FILE)
     with pool.session(slot=0, handin_dir=handin, part="activations") as student:
         for probe, arguments in probe_requests():
             answer, expected = student.run(probe, **arguments), in_process.run(probe, **arguments)
@@ -89,7 +91,7 @@ def test_a_correct_handin_answers_like_in_process(pool: WorkerPool, handin: Path
 
 def test_a_timeout_costs_only_its_session(tmp_path: Path, handin: Path) -> None:
     limits = LIMITS.model_copy(update={"time_seconds": 3})
-    with WorkerPool(limits=limits, scratch_dir=tmp_path, slots=1) as pool:
+    with WorkerPool(limits=limits, scratch_dir=tmp_path, slots=1, probes_file=PROBES_FILE) as pool:
         with pool.session(slot=0, handin_dir=ATTACKS / "busy_loop", part="activations") as student:
             # The first call also imports the module, so its message names both; the rest fail at once alike.
             first = r"^tanh \(or the import of your module before it\) did not return within 3 s$"
@@ -134,7 +136,7 @@ def test_a_session_sees_only_its_own_files(pool: WorkerPool, handin: Path, tmp_p
 
 def test_without_isolation_it_still_runs_and_says_what_is_lost(tmp_path: Path, handin: Path) -> None:
     limits = LIMITS.model_copy(update={"time_seconds": 30})
-    with WorkerPool(limits=limits, scratch_dir=tmp_path, slots=1, isolation="none") as pool:
+    with WorkerPool(limits=limits, scratch_dir=tmp_path, slots=1, isolation="none", probes_file=PROBES_FILE) as pool:
         note = pool.isolation_note()
         assert note is not None and "as the grading user" in note and "Landlock" in note
         with pool.session(slot=0, handin_dir=handin, part="model") as student:
@@ -156,4 +158,5 @@ def test_without_isolation_it_still_runs_and_says_what_is_lost(tmp_path: Path, h
     ],
 )
 def test_messages_name_the_students_function(probe: str, arguments: dict[str, object], name: str) -> None:
+    load_course_probes(PROBES_FILE)
     assert function_name(probe, arguments) == name

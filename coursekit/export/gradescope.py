@@ -3,8 +3,8 @@
 The zip holds `setup.sh` (installs Python 3.11, bubblewrap and the pinned environment on Gradescope's Ubuntu 22.04
 image: torch's CPU-only build from PyTorch's index, the rest from PyPI, no Jupyter; then prints the isolation tier
 the image gives student code), `run_autograder` (grades /autograder/submission and writes
-/autograder/results/results.json), the coursekit package, course.yml, data/, the hidden graders and the kit's
-data loader — no solutions.
+/autograder/results/results.json), the coursekit package, course.yml, the modules given to every student, the
+data, and the hidden graders with the chapter's own code (graders/, without the mutants) — no solutions.
 
 Gradescope's container has little memory (768 MB by default): `run_gradescope_submission` reads the container's
 limit and lowers the student's and the grading process's memory budgets to fit in it, so that the kit's own
@@ -27,7 +27,7 @@ from typing import Any
 
 from coursekit.config import Limits, load_course
 from coursekit.grade.engine import grade_class
-from coursekit.sandbox.bwrap import SandboxUnavailable
+from coursekit.sandbox.bwrap import SandboxUnavailable, package_dir
 
 AUTOGRADER_ZIP = "autograder.zip"
 # Where Gradescope unpacks the zip; tests point AUTOGRADER_ROOT at a stand-in folder instead of /autograder.
@@ -65,9 +65,13 @@ cd "$root/source"
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 exec "$python" -m coursekit gradescope-run --root "$root" --course-dir "$root/source"
 """
-# What the autograder needs from the course repository; nothing from solutions/ but the kit's data loader.
-COURSE_FILES = ("course.yml", "pyproject.toml", "README.md")
-COURSE_DIRS = ("coursekit", "graders", "data")
+# What the autograder needs from the course repository beyond what course.yml names (the given modules, the data)
+# and the graders; nothing from solutions/. README.md travels when there is one.
+COURSE_FILES = ("course.yml", "pyproject.toml")
+OPTIONAL_COURSE_FILES = ("README.md",)
+COURSE_DIRS = ("graders",)
+# Pieces of the solutions, for `coursekit check`: never in the autograder.
+MUTANTS_DIR = "graders/mutants"
 
 # What one run_autograder of a correct hand-in keeps resident at its peak, besides what the student's code
 # allocates: bench/gradescope_memory.py measured 571-647 MB of PSS (its anonymous memory, 532-612 MB, and the
@@ -136,20 +140,29 @@ def build_autograder_zip(*, course_dir: Path, dest: Path) -> Path:
     with zipfile.ZipFile(buffer, "w") as archive:
         _add(archive, "setup.sh", setup_sh(pyproject=course_dir / "pyproject.toml").encode(), executable=True)
         _add(archive, "run_autograder", RUN_AUTOGRADER.encode(), executable=True)
-        files = [course_dir / name for name in COURSE_FILES]
-        for folder in COURSE_DIRS:
-            files += [
-                p
-                for p in (course_dir / folder).rglob("*")
-                if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
-            ]
-        for file in sorted(files):
-            relative = file.relative_to(course_dir).as_posix()
-            if relative.startswith("graders/mutants/"):
-                continue  # mutants hold pieces of the solutions
+        for relative, file in sorted(autograder_files(course_dir=course_dir).items()):
             _add(archive, relative, file.read_bytes())
     path.write_bytes(buffer.getvalue())
     return path
+
+
+def _tree(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"]
+
+
+def autograder_files(*, course_dir: Path) -> dict[str, Path]:
+    """What the autograder zip carries, by its path in the zip: the kit's package, the course files, course.yml's
+    given modules and data, and graders/ without the mutants."""
+    course = load_course(course_dir / "course.yml")
+    files = {name: course_dir / name for name in COURSE_FILES}
+    files |= {name: course_dir / name for name in OPTIONAL_COURSE_FILES if (course_dir / name).is_file()}
+    files |= {name: course_dir / name for name in [*course.given, *course.data]}
+    for folder in COURSE_DIRS:
+        files |= {path.relative_to(course_dir).as_posix(): path for path in _tree(course_dir / folder)}
+    # The kit as it runs here: a course outside the kit's repository carries it all the same.
+    package = package_dir()
+    files |= {f"coursekit/{path.relative_to(package).as_posix()}": path for path in _tree(package)}
+    return {name: path for name, path in files.items() if not name.startswith(f"{MUTANTS_DIR}/")}
 
 
 def _submission_entry(submission_dir: Path, staging: Path) -> Path:

@@ -85,7 +85,9 @@ class Handin:
             for stale in sorted(file.stem for file in self.directory.glob("*.py")):
                 if stale not in self._modules:
                     sys.modules.pop(stale, None)
-            if str(self.directory) not in sys.path:
+            if sys.path[:1] != [str(self.directory)]:  # first, before a folder of another hand-in
+                with contextlib.suppress(ValueError):
+                    sys.path.remove(str(self.directory))
                 sys.path.insert(0, str(self.directory))
             linecache.checkcache()
             importlib.invalidate_caches()

@@ -58,4 +58,4 @@ def _bomb(value: object) -> bytes:
 
 coursekit.sandbox.wire.encode = _bomb
 # Probes strip subclasses and copy tensors before encoding; keep the stride-0 view as it is.
-coursekit.sandbox.probes._plain_tensor = lambda value, what: value
+coursekit.sandbox.probes.plain_tensor = lambda value, what: value
