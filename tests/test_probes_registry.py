@@ -50,7 +50,7 @@ def test_loading_a_probes_file_registers_its_probes_once() -> None:
     probes.load_course_probes(PROBES_FILE)
     registered = dict(probes.REGISTERED)
     probes.load_course_probes(PROBES_FILE)  # idempotent: the file is not run again
-    assert probes.REGISTERED == registered
+    assert registered == probes.REGISTERED
     course = {name for name, registration in registered.items() if registration.source == str(PROBES_FILE)}
     assert course and not course & {"call", "value_and_grad"}
 

@@ -1,10 +1,10 @@
 """What a function of a hand-in can reach, read from the hand-in's source on the trusted side; nothing is run.
 
-A grader asks `HandinSource.reach("activations", "tanh")` and gets every qualified name that function can refer
-to: `torch.tanh`, `torch.nn.functional.relu`, or `?.tanh` for an attribute of a value whose origin the check
+A grader asks `HandinSource.reach("ops", "square")` and gets every qualified name that function can refer
+to: `torch.square`, `torch.nn.functional.gelu`, or `?.square` for an attribute of a value whose origin the check
 cannot name (a method of a tensor argument). It walks everything a call can run: the function, the hand-in's own
-helpers, classes, decorators and default arguments it reaches, the values behind aliases (`from torch import tanh
-as t`, `_t = torch.tanh`, `getattr(torch, "tanh")`), what code stores into containers it reads, what is passed to
+helpers, classes, decorators and default arguments it reaches, the values behind aliases (`from torch import square
+as s`, `_s = torch.square`, `getattr(torch, "square")`), what code stores into containers it reads, what is passed to
 the hand-in's own functions, and the hand-in's other modules it imports, transitively. It does not follow the
 order code runs in: every binding of a name counts, so it may report a name the function never uses at run time,
 never the other way round.
@@ -134,7 +134,7 @@ _CELL_HEADER = re.compile(r"^# %% code cell (\d+)")
 
 @dataclasses.dataclass(frozen=True)
 class Reference:
-    """A name the code can refer to: "torch.tanh", or "?.tanh" for an attribute of a value of unknown origin."""
+    """A name the code can refer to: "torch.square", or "?.square" for an attribute of a value of unknown origin."""
 
     name: str
     module: str
@@ -426,7 +426,7 @@ class _Binder:
         if isinstance(pattern, ast.MatchClass):
             self.expression(pattern.cls, scope)
             for attribute, inner in zip(pattern.kwd_attrs, pattern.kwd_patterns, strict=True):
-                # `case object(tanh=t)` binds t to subject.tanh.
+                # `case object(square=s)` binds s to subject.square.
                 taken = ast.copy_location(ast.Attribute(value=subject, attr=attribute, ctx=ast.Load()), inner)
                 self.pattern(inner, taken, scope)
             for inner in pattern.patterns:
@@ -665,7 +665,7 @@ class HandinSource:
         return cls(sources)
 
     def where(self, module: str, line: int) -> str:
-        """ "activations.py line 12", with the notebook's code cell when the module was made from a notebook."""
+        """ "ops.py line 12", with the notebook's code cell when the module was made from a notebook."""
         text = f"{module}.py" + (f" line {line}" if line else "")
         source = self.sources.get(module)
         if source and line:
@@ -906,8 +906,8 @@ def _unique(values: list[_Value]) -> list[_Value]:
 class _Flows:
     """Binds each parameter of the hand-in's functions to the names and functions passed to it at any call site.
 
-    `register(torch.tanh)` at one place, `_REGISTRY.append(fn)` inside register, `_REGISTRY[0](x)` in tanh: `fn`
-    then holds torch.tanh, and tanh refers to it. Only values the check can name travel (not tensors or results).
+    `register(torch.square)` at one place, `_REGISTRY.append(fn)` inside register, `_REGISTRY[0](x)` in square:
+    `fn` then holds torch.square, and square refers to it. Only values the check can name travel (not tensors or results).
     Values passed on through several calls need several rounds, until nothing new arrives. Code stored where the
     check cannot name the container (an argument's, a call result's) escapes: every walk of its module walks it.
     """
