@@ -2,7 +2,7 @@
 training_loop probe that rewrites the record of the model's forward calls to a correct loop's: one training
 call with gradients and one validation call without, every epoch."""
 
-from coursekit.sandbox.bwrap import probes as _probes
+from coursekit.sandbox import probes as _probes
 
 
 def training_loop(n_epochs, optimizer, model, loss_fn, t_u_train, t_u_val, t_c_train, t_c_val):

@@ -6,7 +6,7 @@ activation's input); nothing is computed from the grader's weights."""
 
 import torch
 
-from coursekit.sandbox.bwrap import probes as _probes
+from coursekit.sandbox import probes as _probes
 
 
 def _shapes(n_hidden):

@@ -3,7 +3,7 @@ then use torch's own activations as tensor methods and modules. The values and g
 
 import torch
 
-from coursekit.sandbox.bwrap import probes as _probes
+from coursekit.sandbox import probes as _probes
 
 _real_value_and_grad = _probes.PROBES["value_and_grad"]
 
