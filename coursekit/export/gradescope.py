@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from coursekit.config import Limits, load_course
+from coursekit.errors import CoursekitError
 from coursekit.grade.engine import grade_class
 from coursekit.sandbox.bwrap import SandboxUnavailable
 
@@ -80,7 +81,7 @@ MIN_STUDENT_MEMORY_MB = 32
 MIN_GRADING_MEMORY_MB = 64
 
 
-class AutograderSourceError(ValueError):
+class AutograderSourceError(CoursekitError, ValueError):
     """pyproject.toml does not say which torch the autograder must install."""
 
 

@@ -36,6 +36,7 @@ from typing import Any
 import pytest
 
 from coursekit.config import Course, Limits, load_course
+from coursekit.errors import CoursekitError
 from coursekit.grade.fit_figure import fit_png
 from coursekit.grade.plugin import GradingPlugin
 from coursekit.grade.results import (
@@ -112,8 +113,12 @@ def _collect_points(graders_dir: Path) -> dict[str, float]:
     return collector.points
 
 
-class GraderSetupError(RuntimeError):
+class GraderSetupError(CoursekitError, RuntimeError):
     """The graders themselves could not run (a syntax error in graders/, a bad marker): not the student's fault."""
+
+
+class UnknownStudentError(CoursekitError, ValueError):
+    """``--student`` names no hand-in of the submissions folder."""
 
 
 class HandinNotGraded(Exception):
@@ -327,7 +332,7 @@ def grade_class(
     if student is not None:
         entries = [(sid, path) for sid, path in entries if sid == student]
         if not entries:
-            raise ValueError(f"no hand-in for student {student!r} in {submissions_dir}")
+            raise UnknownStudentError(f"no hand-in for student {student!r} in {submissions_dir}")
     late_flags = read_late_flags(submissions_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, StudentResult] = {}

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO
 
 from coursekit.config import IntakeLimits
+from coursekit.errors import CoursekitError
 
 # The contract: the names each module must define (course.yml's exercise names, part by part).
 CONTRACT_NAMES: Mapping[str, tuple[str, ...]] = {
@@ -90,7 +91,7 @@ class Handin:
     problems: tuple[Problem, ...]
 
 
-class HandinConflictError(ValueError):
+class HandinConflictError(CoursekitError, ValueError):
     """Two entries of a submissions folder give the same student id (alice.zip and alice/)."""
 
 

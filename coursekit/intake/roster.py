@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from coursekit.errors import CoursekitError
+
 ROSTER_COLUMNS = (
     "student_id",
     "name",
@@ -43,7 +45,7 @@ EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+$")
 LmsIdKind = Literal["canvas", "moodle"]
 
 
-class RosterError(ValueError):
+class RosterError(CoursekitError, ValueError):
     """The roster file is missing, unreadable, or has bad rows; the message names each line."""
 
 

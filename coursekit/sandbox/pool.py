@@ -30,6 +30,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from coursekit.config import Limits
+from coursekit.errors import CoursekitError
 from coursekit.sandbox import bwrap, wire
 from coursekit.sandbox.student import StudentCrash, StudentError, StudentTimeout, answer_of
 from coursekit.sandbox.worker_main import CONTROL_MESSAGE_BYTES, FRAME_HEADER
@@ -118,7 +119,7 @@ def handin_files(handin_dir: Path) -> dict[str, bytes]:
     return files
 
 
-class WorkerError(RuntimeError):
+class WorkerError(CoursekitError, RuntimeError):
     """The pool itself failed (not the student's code): a worker would not start or answered nonsense."""
 
 
