@@ -28,6 +28,7 @@ from typing import Any
 from coursekit.config import Limits, load_course
 from coursekit.errors import CoursekitError
 from coursekit.grade.engine import grade_class
+from coursekit.grade.results import read_results_json, results_json_path
 from coursekit.sandbox.bwrap import SandboxUnavailable
 
 AUTOGRADER_ZIP = "autograder.zip"
@@ -281,7 +282,7 @@ def run_gradescope_submission(*, root: Path, course_dir: Path) -> GradescopeRun:
             data = grading_unavailable(str(error))
             note = f"not graded: {error}"
         else:
-            data = json.loads((out / "results" / f"{entry.stem}.json").read_text())
+            data = read_results_json(results_json_path(out, entry.stem))
             note = report.isolation_note
     # For the instructor (Gradescope shows extra_data to staff only), not the student.
     extra = data.setdefault("extra_data", {})

@@ -79,7 +79,7 @@ def unsafe_path_reason(name: str) -> str | None:
 
 def path_parts(name: str) -> tuple[str, ...]:
     """The components of a path that `unsafe_path_reason` cleared: split at ``/`` and ``\\``, empty and ``.``
-    components dropped (``hw6\\model.py`` and ``./hw6//model.py`` are both ``("hw6", "model.py")``)."""
+    components dropped (``hw6\\ops.py`` and ``./hw6//ops.py`` are both ``("hw6", "ops.py")``)."""
     return tuple(part for part in _SEPARATORS.split(name) if part not in ("", "."))
 
 
