@@ -40,7 +40,7 @@ class _Commands(typer.core.TyperGroup):
         try:
             return super().invoke(ctx)
         except CoursekitError as error:
-            errors.print(f"[bold red]error:[/] {terminal_text(error, lines=True)}", highlight=False)
+            errors.print(f"[bold red]error:[/] {terminal_text(error, lines=True)}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
 
