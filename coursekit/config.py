@@ -17,11 +17,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from coursekit.errors import CoursekitError
+
 # A path inside the course folder, written with forward slashes: "data/measurements.csv".
 _COURSE_PATH = re.compile(r"(?!/)(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9_./-]+")
 
 
-class CourseConfigError(ValueError):
+class CourseConfigError(CoursekitError, ValueError):
     """course.yml is missing, not YAML, or does not match the schema."""
 
 

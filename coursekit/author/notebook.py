@@ -26,6 +26,7 @@ from nbformat import NotebookNode
 
 from coursekit.author.stubs import BEGIN_FENCE, END_FENCE, stub_source
 from coursekit.config import Course, Exercise, Part, load_course
+from coursekit.errors import CoursekitError
 
 BEGIN_HIDDEN_TESTS = "### BEGIN HIDDEN TESTS"
 END_HIDDEN_TESTS = "### END HIDDEN TESTS"
@@ -35,7 +36,7 @@ DATA_GRADE_ID = "data_temperature"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
 
-class NotebookBuildError(ValueError):
+class NotebookBuildError(CoursekitError, ValueError):
     """The solutions cannot be laid out as a notebook (an exercise without code or without checks)."""
 
 

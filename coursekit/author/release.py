@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from coursekit.author.notebook import build_notebook, exercise_points, notebook_name, notebook_text
 from coursekit.author.stubs import BEGIN_FENCE, END_FENCE, build_exercises
 from coursekit.config import Course, load_course
+from coursekit.errors import CoursekitError
 
 # The packages a student installs: what the stubs, the public tests and the plot need.
 STUDENT_PACKAGES = ("torch", "numpy", "matplotlib", "pytest")
@@ -38,7 +39,7 @@ DISTINCTIVE_LINE_LENGTH = 24
 _SKIPPED_NAMES = ("__pycache__", ".pytest_cache", ".ipynb_checkpoints", ".DS_Store")
 
 
-class ReleaseError(RuntimeError):
+class ReleaseError(CoursekitError, RuntimeError):
     """The release cannot be built from the course as it stands."""
 
 

@@ -13,17 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coursekit.config import Course, Exercise, load_course
+from coursekit.errors import CoursekitError
 
 BEGIN_FENCE = "### BEGIN SOLUTION"
 END_FENCE = "### END SOLUTION"
 # Modules in solutions/ that students receive unchanged (they carry no exercise).
 
 
-class FenceError(ValueError):
+class FenceError(CoursekitError, ValueError):
     """A solution file cannot be turned into a stub (missing, malformed fences); the message names the file and line."""
 
 
-class StaleExercisesError(RuntimeError):
+class StaleExercisesError(CoursekitError, RuntimeError):
     """exercises/ differs from what `build_exercises` would generate from solutions/."""
 
     def __init__(self, stale: list[Path]) -> None:

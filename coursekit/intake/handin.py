@@ -20,16 +20,28 @@ import json
 import math
 import os
 import re
-import stat
 import tokenize
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from coursekit.config import IntakeLimits
+from coursekit.errors import CoursekitError
+from coursekit.intake.archives import (
+    SYSTEM_FOLDER_NAMES,
+    Member,
+    SizeLimitExceeded,
+    is_folder_entry,
+    is_symlink_entry,
+    is_system_file,
+    open_regular_file,
+    read_bounded,
+    unsafe_path_reason,
+    zip_member,
+)
 
 # The contract: the names each module must define (course.yml's exercise names, part by part).
 CONTRACT_NAMES: Mapping[str, tuple[str, ...]] = {
@@ -42,9 +54,8 @@ HANDIN_SUFFIXES = (".zip", ".ipynb")
 # Python files that are the kit's own, the release's public tests' or package markers: never worth a remark.
 KIT_FILES = frozenset({"temperature_data.py", "conftest.py", "__init__.py"})
 
-# Operating-system and editor droppings, ignored without a word.
-JUNK_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini", "icon\r"})
-JUNK_DIRS = frozenset({"__macosx", "__pycache__", "node_modules", "site-packages"})
+# Tool and editor droppings, ignored without a word, as operating-system litter is (coursekit.intake.archives).
+JUNK_DIRS = frozenset({"__pycache__", "node_modules", "site-packages"})
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".tar.gz", ".gz", ".bz2", ".xz", ".7z", ".rar")
 # Cell magics whose body is Python: keep the body, comment out the magic line.
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})
@@ -63,9 +74,7 @@ MAX_SOURCE_BYTES = 512 * 1024
 # Notebook cells that do not parse are each named up to this many; the rest are counted in one line.
 MAX_CELL_PROBLEMS_NAMED = 10
 
-_CHUNK_BYTES = 64 * 1024
 _MAX_FOLDER_DEPTH = 32
-_DRIVE_LETTER = re.compile(r"^[A-Za-z]:")
 # Within one line only ([ \t\f], not \s): a pattern whose indentation could span lines takes time quadratic
 # in the number of blank lines of a cell.
 _DEFINITION = re.compile(r"^[ \t\f]*(?:async[ \t\f]+def|def|class)[ \t\f]+([A-Za-z_]\w*)", re.MULTILINE)
@@ -90,7 +99,7 @@ class Handin:
     problems: tuple[Problem, ...]
 
 
-class HandinConflictError(ValueError):
+class HandinConflictError(CoursekitError, ValueError):
     """Two entries of a submissions folder give the same student id (alice.zip and alice/)."""
 
 
@@ -106,7 +115,7 @@ def discover_handins(*, submissions_dir: Path) -> tuple[list[tuple[str, Path]], 
     skipped: list[Path] = []
     for entry in sorted(submissions_dir.iterdir()):
         name = entry.name
-        if name.startswith((".", "~$")) or name.lower() in JUNK_DIRS or entry.is_symlink():
+        if name.startswith((".", "~$")) or name.lower() in JUNK_DIRS | SYSTEM_FOLDER_NAMES or entry.is_symlink():
             skipped.append(entry)
         elif entry.is_dir():
             found.append((name, entry))
@@ -165,28 +174,6 @@ def unpack_handin(*, student_id: str, source: Path, dest_dir: Path, limits: Inta
     )
 
 
-@dataclass(frozen=True)
-class _Member:
-    """One regular file of a hand-in, not yet read."""
-
-    parts: tuple[str, ...]
-    size: int  # as declared (zip header or stat): used only to skip files, never to bound a read
-    open: Callable[[], IO[bytes]]
-    encrypted: bool = False
-
-    @property
-    def path(self) -> str:
-        return "/".join(self.parts)
-
-    @property
-    def name(self) -> str:
-        return self.parts[-1]
-
-
-class _LimitExceeded(Exception):
-    """A read went past the hand-in's size budget."""
-
-
 class _Intake:
     """The state of one unpacking: the size budget, what was written and the problems found."""
 
@@ -206,15 +193,11 @@ class _Intake:
         self.problems.append(Problem(file, message))
 
     def read(self, stream: IO[bytes]) -> bytes:
-        """Read a whole stream in chunks, charging the hand-in's budget as it goes."""
-        chunks = []
+        """Read a whole stream, bounded by the hand-in's budget, and charge the budget what it held."""
         with stream:
-            while chunk := stream.read(min(_CHUNK_BYTES, self.budget + 1)):
-                if len(chunk) > self.budget:
-                    raise _LimitExceeded
-                self.budget -= len(chunk)
-                chunks.append(chunk)
-        return b"".join(chunks)
+            data = read_bounded(stream, self.budget)
+        self.budget -= len(data)
+        return data
 
     def write_module(self, module: str, data: bytes, *, origin: str) -> None:
         """Check a module's source without running it, then write it under its contract name."""
@@ -251,11 +234,11 @@ class _Intake:
 
     # -- folders and zips alike ------------------------------------------------------------------------------
 
-    def unpack_members(self, members: Iterator[_Member], *, where: str) -> None:
+    def unpack_members(self, members: Iterator[Member], *, where: str) -> None:
         """Pick each contract module among a folder's or zip's files, read it (bounded) and write it."""
-        candidates: dict[str, list[_Member]] = {module: [] for module in MODULE_FILES}
-        notebooks: list[_Member] = []
-        others: list[_Member] = []
+        candidates: dict[str, list[Member]] = {module: [] for module in MODULE_FILES}
+        notebooks: list[Member] = []
+        others: list[Member] = []
         for member in members:
             lower = member.name.lower()
             if lower in candidates:
@@ -316,7 +299,7 @@ class _Intake:
         for module in (module for module in missing if module not in accounted):
             self.report(module, f"{module} was not handed in: add {module} to your hand-in, next to your other modules")
 
-    def _choose(self, module: str, members: list[_Member], *, where: str) -> _Member | None:
+    def _choose(self, module: str, members: list[Member], *, where: str) -> Member | None:
         """The shallowest copy of a module wins, then the exactly named one, then the first by path."""
         if not members:
             return None
@@ -337,10 +320,10 @@ class _Intake:
             )
         return chosen
 
-    def _read_member(self, module: str, member: _Member, *, where: str) -> bytes | None:
+    def _read_member(self, module: str, member: Member, *, where: str) -> bytes | None:
         try:
             return self.read(member.open())
-        except _LimitExceeded:
+        except SizeLimitExceeded:
             self.report(
                 module,
                 f"{member.path} in {where} unpacks to more than the {self.limit_text} limit for a hand-in; "
@@ -354,7 +337,7 @@ class _Intake:
             )
         return None
 
-    def _report_helper_modules(self, others: list[_Member], chosen_dirs: set[tuple[str, ...]], *, where: str) -> None:
+    def _report_helper_modules(self, others: list[Member], chosen_dirs: set[tuple[str, ...]], *, where: str) -> None:
         """Other .py files beside the modules are not graded: code imported from them will be missing."""
         for member in others:
             name = member.name
@@ -370,7 +353,7 @@ class _Intake:
                     "graded, so move any code they need from it into them",
                 )
 
-    def _unpack_inner_notebook(self, notebooks: list[_Member], missing: list[str], *, where: str) -> None:
+    def _unpack_inner_notebook(self, notebooks: list[Member], missing: list[str], *, where: str) -> None:
         notebook = min(notebooks, key=lambda member: (len(member.parts), member.path))
         if len(notebooks) > 1:
             self.report(
@@ -379,7 +362,7 @@ class _Intake:
             )
         try:
             data = self.read(notebook.open())
-        except _LimitExceeded:
+        except SizeLimitExceeded:
             self.report(None, f"{notebook.path} in {where} is over the {self.limit_text} limit for a hand-in")
             return
         except (zipfile.BadZipFile, EOFError, zlib.error, OSError, RuntimeError, NotImplementedError) as error:
@@ -400,8 +383,8 @@ class _Intake:
             )
             return
         try:
-            data = self.read(_open_regular_file(str(self.source)))
-        except _LimitExceeded:
+            data = self.read(open_regular_file(self.source))
+        except SizeLimitExceeded:
             self.report(None, f"{name} is over the {self.limit_text} limit for a hand-in")
             return
         self._write_notebook_modules(data, label=name, only=list(MODULE_FILES))
@@ -432,7 +415,7 @@ class _Intake:
 # -- zip and folder listings -------------------------------------------------------------------------------------
 
 
-def _zip_members(archive: zipfile.ZipFile, intake: _Intake) -> Iterator[_Member]:
+def _zip_members(archive: zipfile.ZipFile, intake: _Intake) -> Iterator[Member]:
     """The zip's regular files, minus junk; unsafe names and links are reported, never followed."""
     name = intake.source.name
     infos = archive.infolist()
@@ -445,9 +428,9 @@ def _zip_members(archive: zipfile.ZipFile, intake: _Intake) -> Iterator[_Member]
         infos = infos[: intake.limits.max_entries]
     for info in infos:
         filename = info.filename
-        if filename.endswith(("/", "\\")):
+        if is_folder_entry(info):
             continue
-        unsafe = _unsafe_reason(filename)
+        unsafe = unsafe_path_reason(filename)
         if unsafe is not None:
             intake.report(
                 None,
@@ -455,41 +438,23 @@ def _zip_members(archive: zipfile.ZipFile, intake: _Intake) -> Iterator[_Member]
                 "zip the files from their own folder",
             )
             continue
-        parts = tuple(part for part in re.split(r"[/\\]", filename) if part not in ("", "."))
-        if not parts or _is_junk(parts):
+        member = zip_member(archive, info)
+        if _is_junk(member.parts):
             continue
-        if stat.S_ISLNK(info.external_attr >> 16):
+        if is_symlink_entry(info):
             intake.report(
-                _module_of(parts[-1]),
-                f"{'/'.join(parts)} in {name} is a symbolic link; it was not followed: put the file itself in the zip",
+                _module_of(member.name),
+                f"{member.path} in {name} is a symbolic link; it was not followed: put the file itself in the zip",
             )
             continue
-        yield _Member(
-            parts=parts,
-            size=info.file_size,
-            open=functools.partial(archive.open, info),
-            encrypted=bool(info.flag_bits & 0x1),
-        )
+        yield member
 
 
-def _unsafe_reason(filename: str) -> str | None:
-    """Why a zip entry's name could reach outside the folder it is unpacked into (None: it cannot)."""
-    if filename.startswith(("/", "\\")):
-        return "an absolute path"
-    if _DRIVE_LETTER.match(filename):
-        return "a drive letter"
-    if ".." in re.split(r"[/\\]", filename):
-        return "it climbs out of the folder with '..'"
-    if "\x00" in filename:
-        return "a NUL character"
-    return None
-
-
-def _folder_members(root: Path, intake: _Intake) -> Iterator[_Member]:
+def _folder_members(root: Path, intake: _Intake) -> Iterator[Member]:
     """A folder's regular files, minus junk, without following symbolic links, at most max_entries looked at."""
     seen = 0
 
-    def walk(directory: Path, parts: tuple[str, ...]) -> Iterator[_Member]:
+    def walk(directory: Path, parts: tuple[str, ...]) -> Iterator[Member]:
         nonlocal seen
         try:
             entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
@@ -519,10 +484,10 @@ def _folder_members(root: Path, intake: _Intake) -> Iterator[_Member]:
                 if len(entry_parts) < _MAX_FOLDER_DEPTH:
                     yield from walk(Path(entry.path), entry_parts)
             elif entry.is_file(follow_symlinks=False):
-                yield _Member(
+                yield Member(
                     parts=entry_parts,
                     size=entry.stat(follow_symlinks=False).st_size,
-                    open=functools.partial(_open_regular_file, entry.path),
+                    open=functools.partial(open_regular_file, entry.path),
                 )
             else:
                 intake.report(_module_of(entry.name), f"{label} is not a regular file; it was ignored")
@@ -530,19 +495,10 @@ def _folder_members(root: Path, intake: _Intake) -> Iterator[_Member]:
     return walk(root, ())
 
 
-def _open_regular_file(path: str) -> IO[bytes]:
-    """Open a file for reading, refusing a link or anything that is not a regular file (a FIFO would block)."""
-    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-        os.close(descriptor)
-        raise OSError(f"{os.path.basename(path)} is not a regular file")
-    return os.fdopen(descriptor, "rb")
-
-
 def _is_junk(parts: tuple[str, ...]) -> bool:
-    """macOS resource forks and metadata, editor and VCS folders, caches: nothing a student wrote."""
+    """Operating-system metadata, editor and VCS folders, caches: nothing a student wrote."""
     name = parts[-1].lower()
-    if name in JUNK_NAMES or name in JUNK_DIRS or name.startswith("._") or name.endswith((".pyc", "~")):
+    if is_system_file(parts) or name in JUNK_DIRS or name.endswith((".pyc", "~")):
         return True
     return any(part.lower() in JUNK_DIRS or part.startswith(".") for part in parts[:-1]) or name.startswith(".")
 
