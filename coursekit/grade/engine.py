@@ -410,7 +410,11 @@ def _unpack(
     student_id: str, source: Path, *, course: Course, course_dir: Path, scratch: Path
 ) -> tuple[Path, tuple[str, ...]]:
     handin = unpack_handin(
-        student_id=student_id, source=source, dest_dir=scratch / "handins" / student_id, limits=course.intake
+        student_id=student_id,
+        source=source,
+        dest_dir=scratch / "handins" / student_id,
+        course=course,
+        limits=course.intake,
     )
     # The course's given modules, never the student's copies.
     for given in course.given:
