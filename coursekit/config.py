@@ -198,7 +198,7 @@ class Course(_Strict):
         return {part.file: tuple(ex.name for ex in part.exercises) for part in self.assignment.parts}
 
     def contract_files_text(self, conjunction: Literal["and", "or"] = "and") -> str:
-        """The parts' files for a message: "ops.py, model.py and loop.py" (or "..., model.py or loop.py")."""
+        """The parts' files for a message: "ops.py, grid.py and loop.py" (or "..., grid.py or loop.py")."""
         files = [part.file for part in self.assignment.parts]
         return files[0] if len(files) == 1 else f"{', '.join(files[:-1])} {conjunction} {files[-1]}"
 

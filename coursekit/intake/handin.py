@@ -175,7 +175,7 @@ class _Intake:
         self.source = source
         self.dest_dir = dest_dir
         self.limits = limits
-        # The names each module must define, and the modules for messages: "ops.py, model.py and loop.py".
+        # The names each module must define, and the modules for messages: "ops.py, grid.py and loop.py".
         self.contract = course.contract
         self.module_files = tuple(self.contract)
         self.files_text = course.contract_files_text()
