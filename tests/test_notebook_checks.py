@@ -170,6 +170,9 @@ def test_a_test_cell_is_its_checks_file_with_the_shared_checks_laid_in(course_di
     assert textwrap.dedent(body) == (
         "import math\n"
         "\n"
+        "import math\n"
+        "\n"
+        "\n"
         "def check_at_two(function, expected):\n"
         '    assert math.isclose(function(2.0), expected), f"{function.__name__}(2.0) should be {expected}"\n'
         "\n"

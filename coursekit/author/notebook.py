@@ -27,7 +27,7 @@ import csv
 import keyword
 import re
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import nbformat
@@ -225,17 +225,15 @@ class _ChecksReader:
     folder: Path
     shown_folder: str  # as course.yml names it, for messages
     student_modules: frozenset[str]  # the parts' modules, which the notebook's own cells define
-    imports_seen: set[str] = field(default_factory=set)  # in the cell being read: an import is laid in once
 
     def cell_code(self, exercise: Exercise) -> str:
-        """The code of an exercise's test cell: its checks file, shared files inlined, each import once."""
+        """The code of an exercise's test cell: its checks file, with the shared files it imports laid in."""
         path = self.folder / f"{exercise.name}.py"
         if not path.is_file():
             raise NotebookBuildError(
                 f"exercise {exercise.id} ({exercise.name}) has no notebook checks: write "
                 f"{self.shown_folder}/{exercise.name}.py"
             )
-        self.imports_seen = set()
         return "\n".join(self._code(path, including=())).strip("\n")
 
     def _code(self, path: Path, *, including: tuple[Path, ...]) -> list[str]:
@@ -268,10 +266,6 @@ class _ChecksReader:
                             f"{shown}, line {first}: the shared checks import each other ({chain})"
                         )
                     replaced[first] = (last, self._code(shared, including=(*including, path)))
-                elif self._seen(node):
-                    replaced[first] = (last, [])
-            elif isinstance(node, ast.Import) and self._seen(node):
-                replaced[first] = (last, [])
         code: list[str] = []
         number = 1
         while number <= len(lines):
@@ -285,13 +279,6 @@ class _ChecksReader:
         while code and not code[0].strip():
             code.pop(0)
         return code
-
-    def _seen(self, node: ast.Import | ast.ImportFrom) -> bool:
-        """Whether the cell already has this import (from an earlier file); it counts as had from now on."""
-        text = ast.unparse(node)
-        seen = text in self.imports_seen
-        self.imports_seen.add(text)
-        return seen
 
     def _shared(self, module: str | None) -> Path | None:
         """The file of this folder that `module` names, if any."""

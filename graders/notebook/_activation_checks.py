@@ -1,9 +1,10 @@
-"""Checks shared by the activation exercises' test cells.
+"""Hidden checks shared by the activation exercises' test cells.
 
-An exercise's checks import these functions; building the notebook puts this file's code in the test cell in
-place of that import, its hidden part between nbgrader's hidden-test markers.
+An exercise's checks import them; building the notebook lays this file's code into the test cell in place of
+that import, all of it between nbgrader's hidden-test markers.
 """
 
+### BEGIN HIDDEN TESTS
 import math
 from collections.abc import Callable
 
@@ -17,17 +18,6 @@ def failure(text: str) -> Callable[[str], str]:
     return lambda details: f"{text}: {details}"
 
 
-def check_values(function: Activation, reference: Activation, *, name: str, reference_name: str) -> None:
-    """Values against torch's own function at a few inputs."""
-    x = torch.tensor([-3.0, -0.5, 0.0, 0.5, 3.0])
-    y = function(x)
-    assert isinstance(y, torch.Tensor), f"{name} must return a tensor, got {type(y).__name__}"
-    torch.testing.assert_close(
-        y, reference(x), msg=failure(f"{name}(x) differs from {reference_name}(x) for x = {x.tolist()}")
-    )
-
-
-### BEGIN HIDDEN TESTS
 def check_values_and_gradients(
     function: Activation,
     reference: Activation,
