@@ -2,7 +2,8 @@
 
 Every value shown inside rich markup goes through `terminal_text` (coursekit.escaping): student ids, file and
 zip member names and problems are the students' text, and no escape sequence or markup of theirs reaches the
-instructor's terminal.
+instructor's terminal. A `CoursekitError` from any command is reported once, here, as ``error: ...`` with exit
+status 1; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -12,27 +13,45 @@ import os
 import statistics
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from coursekit.config import CourseConfigError, load_course
+from coursekit.config import load_course
+from coursekit.errors import CoursekitError
 from coursekit.escaping import terminal_text
+from coursekit.export import ExportTarget, MissingPolicy
+from coursekit.intake.roster import LmsName, load_roster
+from coursekit.sandbox import Isolation
 
-app = typer.Typer(help="An autograded course kit for Chapter 6 of Deep Learning with PyTorch.", no_args_is_help=True)
 # No :emoji: codes either: rich would replace them in students' text, and the kit's own text has none.
 console = Console(emoji=False)
 errors = Console(stderr=True, emoji=False)
 
+
+class _Commands(typer.core.TyperGroup):
+    """The command group: reports a `CoursekitError` from any command in one place."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CoursekitError as error:
+            errors.print(f"[bold red]error:[/] {terminal_text(error, lines=True)}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=_Commands,
+    help="An autograded course kit for Chapter 6 of Deep Learning with PyTorch.",
+    no_args_is_help=True,
+)
+
 CourseDir = Annotated[Path, typer.Option("--course-dir", help="the course repository (holding course.yml)")]
-
-
-def _fail(message: str) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {terminal_text(message, lines=True)}", highlight=False)
-    return typer.Exit(2)
+ExportTo = Literal[ExportTarget, "gradescope"]
 
 
 @app.command("build-exercises")
@@ -41,12 +60,9 @@ def build_exercises_command(
     check: Annotated[bool, typer.Option("--check", help="only say whether exercises/ is stale")] = False,
 ) -> None:
     """Generate the student stubs in exercises/ from the fenced solutions in solutions/."""
-    from coursekit.author.stubs import FenceError, StaleExercisesError, build_exercises
+    from coursekit.author.stubs import build_exercises
 
-    try:
-        written = build_exercises(course_dir=course_dir, check_only=check)
-    except (StaleExercisesError, FenceError, CourseConfigError) as error:
-        raise _fail(str(error)) from None
+    written = build_exercises(course_dir=course_dir, check_only=check)
     if check:
         console.print("exercises/ is up to date with solutions/")
     else:
@@ -60,12 +76,9 @@ def check_command(
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="hand-ins graded at once (default: all cores)")] = 0,
 ) -> None:
     """Prove the graders right: full marks for the solutions, zero for the stubs, each mutant caught in its part."""
-    from coursekit.check.checker import CheckError, check_course
+    from coursekit.check.checker import check_course
 
-    try:
-        report = check_course(course_dir=course_dir, jobs=jobs or None)
-    except (CheckError, CourseConfigError) as error:
-        raise _fail(str(error)) from None
+    report = check_course(course_dir=course_dir, jobs=jobs or None)
     report.render(console)
     if not report.ok:
         raise typer.Exit(1)
@@ -77,13 +90,9 @@ def release_command(
     course_dir: CourseDir = Path("."),
 ) -> None:
     """Build the student release (folder + zip for the LMS) and the nbgrader course."""
-    from coursekit.author.release import ReleaseError, build_release
-    from coursekit.author.stubs import FenceError, StaleExercisesError
+    from coursekit.author.release import build_release
 
-    try:
-        report = build_release(course_dir=course_dir, out_dir=out)
-    except (ReleaseError, StaleExercisesError, FenceError, CourseConfigError) as error:
-        raise _fail(str(error)) from None
+    report = build_release(course_dir=course_dir, out_dir=out)
     table = Table(title="release")
     table.add_column("what")
     table.add_column("where")
@@ -98,7 +107,12 @@ def release_command(
 
 @app.command("grade")
 def grade_command(
-    submissions: Annotated[Path, typer.Argument(help="a folder with one hand-in per student (folder, .zip or .ipynb)")],
+    submissions: Annotated[
+        Path,
+        typer.Argument(
+            help="a folder with one hand-in per student (folder, .zip or .ipynb)", exists=True, file_okay=False
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", help="where results/, feedback/ and grades.csv go")],
     course_dir: CourseDir = Path("."),
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="hand-ins graded at once (default: all cores)")] = 0,
@@ -107,7 +121,7 @@ def grade_command(
     time_limit: Annotated[float | None, typer.Option("--time-limit", help="seconds per part (course.yml)")] = None,
     memory_limit: Annotated[int | None, typer.Option("--memory-limit", help="MB per part (course.yml)")] = None,
     isolation: Annotated[
-        str,
+        Isolation,
         typer.Option(
             "--isolation",
             help="auto (the strongest tier here) | bwrap (namespaces) | uid (root without namespaces: an unprivileged "
@@ -119,14 +133,7 @@ def grade_command(
     from coursekit.sandbox.bwrap import SandboxUnavailable
     from coursekit.sandbox.pool import WorkerPool, course_probes_file
 
-    if not submissions.is_dir():
-        raise _fail(f"{submissions} is not a folder of hand-ins")
-    if isolation not in ("auto", "bwrap", "uid", "none"):
-        raise _fail(f"--isolation must be auto, bwrap, uid or none, not {isolation!r}")
-    try:
-        course = load_course(course_dir / "course.yml")
-    except CourseConfigError as error:
-        raise _fail(str(error)) from None
+    course = load_course(course_dir / "course.yml")
     updates = {"time_seconds": time_limit, "memory_mb": memory_limit}
     limits = course.limits.model_copy(update={k: v for k, v in updates.items() if v is not None})
     columns = (
@@ -146,11 +153,11 @@ def grade_command(
                 limits=limits,
                 scratch_dir=scratch,
                 slots=1 if student else jobs or os.cpu_count() or 1,
-                isolation=isolation,  # type: ignore[arg-type]
+                isolation=isolation,
                 probes_file=course_probes_file(course_dir, course),
             )
         except SandboxUnavailable as error:
-            raise _fail(f"--isolation {isolation}: {error}") from None
+            raise SandboxUnavailable(f"--isolation {isolation}: {error}") from None
         errors.print(f"isolation: {pool.tier}", highlight=False)
         stack.enter_context(pool)
         pool.start()
@@ -162,19 +169,16 @@ def grade_command(
         def on_progress(student_id: str, done: int, total: int) -> None:
             progress.update(task, completed=done, total=total, description=terminal_text(student_id))
 
-        try:
-            report = grade_class(
-                course_dir=course_dir,
-                submissions_dir=submissions,
-                out_dir=out,
-                student=student,
-                force=force,
-                limits=limits,
-                on_progress=on_progress,
-                pool=pool,
-            )
-        except (ValueError, RuntimeError) as error:
-            raise _fail(str(error)) from None
+        report = grade_class(
+            course_dir=course_dir,
+            submissions_dir=submissions,
+            out_dir=out,
+            student=student,
+            force=force,
+            limits=limits,
+            on_progress=on_progress,
+            pool=pool,
+        )
     if report.isolation_note:
         errors.print(f"[bold yellow]warning:[/] {terminal_text(report.isolation_note)}", highlight=False)
     _render_class_summary(report, course_dir=course_dir)
@@ -226,25 +230,14 @@ def _render_class_summary(report: object, *, course_dir: Path) -> None:
 @app.command("collect")
 def collect_command(
     download: Annotated[Path, typer.Argument(help="the LMS bulk download: a .zip or the folder it unpacks to")],
-    lms: Annotated[str, typer.Option("--lms", help="canvas | moodle")],
+    lms: Annotated[LmsName, typer.Option("--lms", help="canvas | moodle")],
     out: Annotated[Path, typer.Option("--out", help="a new folder: one hand-in per student, for `coursekit grade`")],
     roster: Annotated[Path | None, typer.Option("--roster", help="roster CSV linking LMS ids to student ids")] = None,
 ) -> None:
     """Turn an LMS bulk download into the one-entry-per-student folder that `coursekit grade` reads."""
-    from coursekit.export.lms import CollectError, collect_download
-    from coursekit.intake.roster import RosterError, load_roster
+    from coursekit.intake.collect import collect_download
 
-    if lms not in ("canvas", "moodle"):
-        raise _fail(f"--lms must be canvas or moodle, not {lms!r}")
-    try:
-        report = collect_download(
-            download=download,
-            lms=lms,  # type: ignore[arg-type]
-            out_dir=out,
-            roster=load_roster(roster) if roster else None,
-        )
-    except (CollectError, RosterError) as error:
-        raise _fail(str(error)) from None
+    report = collect_download(download=download, lms=lms, out_dir=out, roster=load_roster(roster) if roster else None)
     late = sum(1 for entry in report.entries if entry.late)
     console.print(f"collected {len(report.entries)} hand-ins into {terminal_text(out)} ({late} late)", highlight=False)
     skipped = Table(title="files not placed")
@@ -271,49 +264,36 @@ def collect_command(
 @app.command("export")
 def export_command(
     out: Annotated[Path, typer.Argument(help="the folder `coursekit grade` wrote (for canvas, moodle, csv)")],
-    to: Annotated[str, typer.Option("--to", help="canvas | moodle | csv | gradescope")],
+    to: Annotated[ExportTo, typer.Option("--to", help="canvas | moodle | csv | gradescope")],
     dest: Annotated[Path | None, typer.Option("--dest", help="the file (or folder, for gradescope) to write")] = None,
     roster: Annotated[Path | None, typer.Option("--roster", help="roster CSV (needed for canvas and moodle)")] = None,
     missing: Annotated[
-        str, typer.Option("--missing", help="zero | blank: for roster students with no hand-in")
+        MissingPolicy, typer.Option("--missing", help="zero | blank: for roster students with no hand-in")
     ] = "zero",
     canvas_assignment_id: Annotated[str | None, typer.Option("--canvas-assignment-id")] = None,
     course_dir: CourseDir = Path("."),
 ) -> None:
     """Write grades for an LMS (canvas, moodle, csv), or Gradescope's autograder.zip (gradescope)."""
-    from coursekit.export.lms import ExportError, export_grades
-    from coursekit.intake.roster import RosterError, load_roster
+    from coursekit.export.lms import export_grades
 
-    try:
-        course = load_course(course_dir / "course.yml")
-    except CourseConfigError as error:
-        raise _fail(str(error)) from None
+    course = load_course(course_dir / "course.yml")
     if to == "gradescope":
-        from coursekit.export.gradescope import AutograderSourceError, build_autograder_zip
+        from coursekit.export.gradescope import build_autograder_zip
 
-        try:
-            path = build_autograder_zip(course_dir=course_dir, dest=dest or out)
-        except AutograderSourceError as error:
-            raise _fail(str(error)) from None
+        path = build_autograder_zip(course_dir=course_dir, dest=dest or out)
         console.print(
             f"wrote {terminal_text(path)}: upload it as the assignment's autograder on Gradescope", highlight=False
         )
         return
-    if to not in ("canvas", "moodle", "csv") or missing not in ("zero", "blank"):
-        raise _fail("--to must be canvas, moodle, csv or gradescope; --missing zero or blank")
-    destination = dest or out / f"grades-{to}.csv"
-    try:
-        report = export_grades(
-            out_dir=out,
-            to=to,  # type: ignore[arg-type]
-            course=course,
-            dest=destination,
-            roster=load_roster(roster) if roster else None,
-            missing=missing,  # type: ignore[arg-type]
-            canvas_assignment_id=canvas_assignment_id,
-        )
-    except (ExportError, RosterError) as error:
-        raise _fail(str(error)) from None
+    report = export_grades(
+        out_dir=out,
+        to=to,
+        course=course,
+        dest=dest or out / f"grades-{to}.csv",
+        roster=load_roster(roster) if roster else None,
+        missing=missing,
+        canvas_assignment_id=canvas_assignment_id,
+    )
     console.print(f"wrote {report.rows} rows to {terminal_text(report.dest)}", highlight=False)
     for label, ids in (
         ("no hand-in", report.missing),

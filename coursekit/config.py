@@ -17,11 +17,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from coursekit.errors import CoursekitError
+
 # A path inside the course folder, written with forward slashes: "data/measurements.csv".
 _COURSE_PATH = re.compile(r"(?!/)(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9_./-]+")
 
 
-class CourseConfigError(ValueError):
+class CourseConfigError(CoursekitError, ValueError):
     """course.yml is missing, not YAML, or does not match the schema."""
 
 
@@ -195,10 +197,10 @@ class Course(_Strict):
         """Each part's file and the names it must define: {"ops.py": ("square", "cube")}."""
         return {part.file: tuple(ex.name for ex in part.exercises) for part in self.assignment.parts}
 
-    def contract_files_text(self) -> str:
-        """The parts' files for a message: "ops.py, model.py and loop.py"."""
+    def contract_files_text(self, conjunction: Literal["and", "or"] = "and") -> str:
+        """The parts' files for a message: "ops.py, grid.py and loop.py" (or "..., grid.py or loop.py")."""
         files = [part.file for part in self.assignment.parts]
-        return files[0] if len(files) == 1 else ", ".join(files[:-1]) + " and " + files[-1]
+        return files[0] if len(files) == 1 else f"{', '.join(files[:-1])} {conjunction} {files[-1]}"
 
 
 def _line_of(node: yaml.Node, loc: tuple[int | str, ...]) -> int:

@@ -75,7 +75,7 @@ def broken_course(tmp_path_factory: pytest.TempPathFactory) -> Path:
         shutil.copy(REPO / "graders" / name, course / "graders" / name)
     (course / "graders" / "test_half_written.py").write_text("def test_(:\n", encoding="utf-8")
     text = (REPO / "course.yml").read_text(encoding="utf-8")
-    changed = text.replace("file: model.py\n        points: 30", "file: model.py\n        points: 35")
+    changed = text.replace("file: model.py\n      points: 30", "file: model.py\n      points: 35")
     assert changed != text
     (course / "course.yml").write_text(changed, encoding="utf-8")
     write_stubs(course / "solutions", course / "exercises")

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from coursekit.config import load_course
-from coursekit.export.lms import ExportError, export_grades
+from coursekit.export.lms import export_grades
 from coursekit.grade.engine import grade_class
-from coursekit.grade.results import NOT_GRADED
+from coursekit.grade.results import NOT_GRADED, GradesCsvError
 from coursekit.sandbox import bwrap
 
 REPO = Path(__file__).resolve().parents[1]
@@ -99,7 +99,7 @@ def test_a_killed_grading_process_costs_only_its_handin(tmp_path: Path) -> None:
     grades = (out / "grades.csv").read_text().splitlines()
     victim_row = next(line for line in grades if line.startswith("victim,"))
     assert f",{NOT_GRADED}," in victim_row
-    with pytest.raises(ExportError, match="victim is not graded"):
+    with pytest.raises(GradesCsvError, match="victim is not graded"):
         export_grades(out_dir=out, to="csv", course=COURSE, dest=tmp_path / "export")
 
     # A plain re-run grades the victim again, and only the victim.

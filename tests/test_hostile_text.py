@@ -21,7 +21,8 @@ from markdown_it import MarkdownIt
 
 from coursekit.config import load_course
 from coursekit.escaping import MAX_FILE_BYTES, MAX_MESSAGE_CHARS
-from coursekit.export.lms import export_grades, read_grades
+from coursekit.export.lms import export_grades
+from coursekit.grade.results import read_grades_csv
 
 REPO = Path(__file__).resolve().parents[1]
 MALICIOUS = Path(__file__).resolve().parent / "malicious"
@@ -92,7 +93,7 @@ def _feedback(out: Path, student: str) -> str:
 
 
 def _scores(out: Path) -> dict[str, dict[str, float | None]]:
-    return {row.student: row.part_scores for row in read_grades(out_dir=out, course=COURSE)}
+    return {row.student: row.part_scores for row in read_grades_csv(out_dir=out, course=COURSE)}
 
 
 def _points(results: dict, exercise_name: str) -> float:

@@ -17,14 +17,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from coursekit.config import IntakeLimits, load_course
+from coursekit.config import Course, IntakeLimits, load_course, parse_course
 from coursekit.intake.handin import (
-    CONTRACT_NAMES,
     MAX_CELL_PROBLEMS_NAMED,
     MAX_NOTEBOOK_CELLS,
     MAX_NOTEBOOK_OUTPUTS,
     MAX_SOURCE_BYTES,
-    MODULE_FILES,
     Handin,
     HandinConflictError,
     Problem,
@@ -34,6 +32,8 @@ from coursekit.intake.handin import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+COURSE = load_course(ROOT / "course.yml")
+MODULE_FILES = tuple(COURSE.contract)
 SOLUTIONS = {name: (ROOT / "solutions" / name).read_bytes() for name in MODULE_FILES}
 STUBS = {name: (ROOT / "exercises" / name).read_bytes() for name in MODULE_FILES}
 LIMITS = IntakeLimits(max_total_mb=1, max_entries=50)
@@ -44,11 +44,11 @@ def tree(root: Path) -> set[Path]:
     return set(root.rglob("*"))
 
 
-def unpack(tmp_path: Path, source: Path, *, limits: IntakeLimits = LIMITS) -> Handin:
+def unpack(tmp_path: Path, source: Path, *, limits: IntakeLimits = LIMITS, course: Course = COURSE) -> Handin:
     """Unpack into tmp_path/out/<id>, asserting the folder holds exactly `files` and nothing appeared elsewhere."""
     before = tree(tmp_path)
     dest = tmp_path / "out" / "alice"
-    handin = unpack_handin(student_id="alice", source=source, dest_dir=dest, limits=limits)
+    handin = unpack_handin(student_id="alice", source=source, dest_dir=dest, course=course, limits=limits)
     assert handin.directory == dest
     assert sorted(path.name for path in dest.iterdir()) == sorted(handin.files)
     outside = {path for path in tree(tmp_path) - before if dest not in path.parents and path not in (dest, dest.parent)}
@@ -562,7 +562,11 @@ def test_the_destination_must_be_fresh(tmp_path: Path) -> None:
     (dest / "model.py").write_text("x = 1\n")
     with pytest.raises(FileExistsError, match="is not empty"):
         unpack_handin(
-            student_id="alice", source=make_zip(tmp_path / "alice.zip", SOLUTIONS), dest_dir=dest, limits=LIMITS
+            student_id="alice",
+            source=make_zip(tmp_path / "alice.zip", SOLUTIONS),
+            dest_dir=dest,
+            course=COURSE,
+            limits=LIMITS,
         )
 
 
@@ -689,7 +693,7 @@ def test_a_notebook_that_fails_validation_is_reported_and_still_read() -> None:
     notebook = json.loads(notebook_bytes("def relu(x):\n    return x"))
     del notebook["cells"][1]["outputs"]
 
-    code, problems = notebook_code(json.dumps(notebook).encode(), label="alice.ipynb")
+    code, problems = notebook_code(json.dumps(notebook).encode(), label="alice.ipynb", contract=COURSE.contract)
 
     assert code is not None
     assert code.defined_names == {"relu"}
@@ -765,10 +769,81 @@ def test_two_hand_ins_for_one_student_is_a_clear_error(tmp_path: Path) -> None:
     )
 
 
-def test_the_contract_names_are_course_yml_s() -> None:
-    course = load_course(ROOT / "course.yml")
-    assert {part.file: tuple(exercise.name for exercise in part.exercises) for part in course.assignment.parts} == dict(
-        CONTRACT_NAMES
+OPS_COURSE = parse_course(
+    """
+title: A small course
+book: {title: A book, authors: Someone, chapter: 1, chapter_title: Operations}
+assignment:
+  id: ops
+  title: Operations
+  parts:
+    - id: ops
+      title: Operations
+      file: ops.py
+      points: 10
+      exercises: [{id: "1.1", name: square, title: Squares}, {id: "1.2", name: cube, title: Cubes}]
+    - id: loop
+      title: A loop
+      file: loop.py
+      points: 10
+      exercises: [{id: "2.1", name: repeat, title: Repeating}]
+given: [data/loader.py]
+limits: {time_seconds: 10, memory_mb: 512, processes: 8, output_kb: 1, file_size_mb: 1, open_files: 32}
+intake: {max_total_mb: 1, max_entries: 50}
+"""
+)
+
+
+def test_the_contract_and_the_messages_are_the_course_s(tmp_path: Path) -> None:
+    source = make_zip(
+        tmp_path / "alice.zip",
+        {
+            "hw/OPS.py": b"def square(x):\n    return x * x\n",
+            "hw/loader.py": b"# the course's own file, shipped back\n",
+            "hw/helpers.py": b"",
+            "hw/activations.py": b"def relu(x):\n    return x\n",
+        },
+    )
+
+    handin = unpack(tmp_path, source, course=OPS_COURSE)
+
+    assert handin.files == ("ops.py",)
+    assert handin.problems == (
+        Problem(
+            "ops.py",
+            "hw/OPS.py in alice.zip was graded as ops.py: Python module names are case-sensitive, so name the file ops.py",
+        ),
+        Problem(
+            None,
+            "hw/helpers.py in alice.zip was ignored: only ops.py and loop.py are graded, so move any code they "
+            "need from it into them",
+        ),
+        Problem(
+            None,
+            "hw/activations.py in alice.zip was ignored: only ops.py and loop.py are graded, so move any code they "
+            "need from it into them",
+        ),
+        Problem("loop.py", "loop.py was not handed in: add loop.py to your hand-in, next to your other modules"),
+    )
+
+
+def test_a_notebook_for_another_course_is_cut_along_its_contract(tmp_path: Path) -> None:
+    source = tmp_path / "alice.ipynb"
+    source.write_bytes(notebook_bytes("def repeat(x):\n    return x", "def relu(x):\n    return x"))
+
+    handin = unpack(tmp_path, source, course=OPS_COURSE)
+
+    assert handin.files == ("loop.py",)
+    assert handin.problems == (Problem("ops.py", "ops.py was not handed in: alice.ipynb defines none of square, cube"),)
+    empty = make_zip(tmp_path / "bob.zip", {"notes.txt": b""})
+    assert unpack_handin(
+        student_id="bob", source=empty, dest_dir=tmp_path / "bob", course=OPS_COURSE, limits=LIMITS
+    ).problems == (
+        Problem(
+            None,
+            "bob.zip holds no ops.py or loop.py (it holds: notes.txt): hand in those files, at the zip's root or in "
+            "one folder",
+        ),
     )
 
 
@@ -812,7 +887,7 @@ def test_a_notebook_larger_than_the_limit_is_not_read(tmp_path: Path) -> None:
 # -- bounds on the work of one hand-in ------------------------------------------------------------------------
 
 # course.yml's limits: the size limit alone lets a notebook hold 100,000 cells.
-COURSE_LIMITS = load_course(ROOT / "course.yml").intake
+COURSE_LIMITS = COURSE.intake
 
 
 def many_cells_notebook(count: int) -> bytes:

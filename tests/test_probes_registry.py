@@ -14,7 +14,7 @@ from coursekit.sandbox.student import InProcessStudent, StudentError
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 PROBES_FILE = REPOSITORY / "graders" / "probes.py"
-OTHER_COURSE = '''
+OTHER_COURSE = """
 from typing_extensions import TypedDict
 from pydantic import StrictInt
 
@@ -29,7 +29,7 @@ class _Doubled(TypedDict):
 @probe("doubled", answer=_Doubled, function="double")
 def probe_doubled(handin: Handin, *, n: int) -> dict:
     return {"doubled": call_student(handin, handin.function("ops.double"), n)}
-'''
+"""
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import pytest
 from solution_lines import solution_body_lines
 
 from coursekit.author.release import (
+    ReleaseError,
     ReleaseLeakError,
     ReleaseReport,
     build_release,
@@ -109,6 +110,9 @@ def test_readme_says_what_to_do_and_lists_every_exercise(release: ReleaseReport)
     for part in COURSE.assignment.parts:
         for exercise in part.exercises:
             assert f"| {exercise.id} | `{part.file}` | `{exercise.name}` | {exercise.title} |" in readme
+    # The example of running one exercise's tests names one of the course's own exercises.
+    assert f"`pytest -k {COURSE.assignment.parts[0].exercises[1].name}`" in readme
+    assert COURSE.release.introduction.strip() in readme
 
 
 def test_release_writes_the_nbgrader_course(release: ReleaseReport) -> None:
@@ -151,6 +155,23 @@ def test_a_grader_or_fence_in_the_student_files_stops_the_release(tmp_path: Path
     with pytest.raises(ReleaseLeakError, match="contains 'BEGIN SOLUTION'"):
         check_no_leaks(course_dir=REPO, files={**files, "notes.txt": b"### BEGIN SOLUTION\n"})
     check_no_leaks(course_dir=REPO, files=files)
+
+
+def test_hidden_files_stay_out_and_a_missing_given_module_or_data_file_stops_the_release(tmp_path: Path) -> None:
+    course = _course_copy(tmp_path)
+    checkpoint = course / "exercises" / "tests" / ".ipynb_checkpoints" / "test_model-checkpoint.py"
+    checkpoint.parent.mkdir()
+    checkpoint.write_text("x = 1\n", encoding="utf-8")
+    files = collect_student_files(course_dir=course, course=COURSE)
+    assert not [name for name in files if "checkpoint" in name]
+
+    for given in COURSE.given_modules:
+        (course / "exercises" / given).unlink()
+    with pytest.raises(ReleaseError, match="is missing; run `coursekit build-exercises`"):
+        collect_student_files(course_dir=course, course=COURSE)
+    more_data = COURSE.model_copy(update={"data": [*COURSE.data, "data/held_out.csv"]})
+    with pytest.raises(ReleaseError, match=r"held_out\.csv is missing: course\.yml's data lists it"):
+        collect_student_files(course_dir=REPO, course=more_data)
 
 
 def test_stale_exercises_stop_the_release(tmp_path: Path) -> None:

@@ -228,7 +228,7 @@ CANNOT_TELL = {
         "line 2 changes torch.exp, which belongs to torch",
     ),
     "the grading kit": (
-        "from coursekit import probes\nprobes.PROBES['value_and_grad'] = None\ndef tanh(x):\n    return x\n",
+        "from coursekit.sandbox import probes\nprobes.PROBES['value_and_grad'] = None\ndef tanh(x):\n    return x\n",
         "line 2 changes an item of coursekit.sandbox.probes.PROBES, which belongs to coursekit",
     ),
     "a thread started on import": (

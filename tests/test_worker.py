@@ -24,7 +24,9 @@ LAYERS = [("linear", [1, 4]), ("tanh", []), ("linear", [4, 1])]
 
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerPool]:
-    with WorkerPool(limits=LIMITS, scratch_dir=tmp_path_factory.mktemp("scratch"), slots=1, probes_file=PROBES_FILE) as pool:
+    with WorkerPool(
+        limits=LIMITS, scratch_dir=tmp_path_factory.mktemp("scratch"), slots=1, probes_file=PROBES_FILE
+    ) as pool:
         yield pool
 
 

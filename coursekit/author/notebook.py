@@ -1,15 +1,22 @@
 """The assignment as one nbgrader notebook, built with nbformat from solutions/ (the single source).
 
 Layout, top to bottom: the assignment's title and instructions; a locked set-up cell (the solution
-modules' imports, merged); a locked data cell (data/temperature.csv as tensors); then per part a heading
-with the module's docstring and, per exercise, a heading ``## Exercise 1.2 — sigmoid, stable for any x``,
-the exercise's code as an nbgrader solution cell (``ex1_2_sigmoid``, fences kept) and a locked,
-autograded test cell (``test_1_2_sigmoid``) whose hidden checks sit inside ``### BEGIN HIDDEN TESTS`` /
-``### END HIDDEN TESTS``. The test cells' points per part add up to the part's points in course.yml.
+modules' imports, merged); a locked data cell per .csv file in course.yml's ``data`` (each column as a
+tensor); then per part a heading with the module's docstring and, per exercise, a heading
+``## Exercise 1.2 — square, without a loop``, the exercise's code as an nbgrader solution cell
+(``ex1_2_square``, fences kept) and a locked, autograded test cell (``test_1_2_square``). The test cells'
+points per part add up to the part's points in course.yml.
+
+An exercise's test cell is the course's ``<chapter.notebook_checks>/<exercise name>.py`` (e.g.
+``graders/notebook/square.py``): a Python file that ruff and mypy check like any other, laid into the cell
+as it stands, less its docstring and its imports of the student's modules (``from ops import square``: the
+notebook defines those names). Its hidden checks sit between nbgrader's ``### BEGIN HIDDEN TESTS`` and
+``### END HIDDEN TESTS`` lines. An import from a file of the same folder (``from _shared import check``) is
+replaced by that file's code, so checks that several exercises share are written once.
 
 Two of nbgrader's traps shape the test cells. A test cell that writes anything to stderr scores zero,
 so every test cell runs its checks with warnings and stderr silenced (a failed check still raises).
-nbgrader shows hidden tests verbatim in its feedback, so the checks compare with torch's own
+nbgrader shows hidden tests verbatim in its feedback, so the checks should compare with the library's own
 functions and test properties; they never spell out a reference implementation.
 """
 
@@ -17,25 +24,27 @@ from __future__ import annotations
 
 import ast
 import csv
+import keyword
+import re
 import textwrap
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import nbformat
 from nbformat import NotebookNode
 
 from coursekit.author.stubs import BEGIN_FENCE, END_FENCE, stub_source
 from coursekit.config import Course, Exercise, Part, load_course
+from coursekit.errors import CoursekitError
 
 BEGIN_HIDDEN_TESTS = "### BEGIN HIDDEN TESTS"
 END_HIDDEN_TESTS = "### END HIDDEN TESTS"
 NBGRADER_SCHEMA_VERSION = 3
 SETUP_GRADE_ID = "setup_imports"
-DATA_GRADE_ID = "data_temperature"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
 
-class NotebookBuildError(ValueError):
+class NotebookBuildError(CoursekitError, ValueError):
     """The solutions cannot be laid out as a notebook (an exercise without code or without checks)."""
 
 
@@ -45,12 +54,12 @@ def notebook_name(course: Course) -> str:
 
 
 def solution_grade_id(exercise: Exercise) -> str:
-    """The nbgrader grade_id of an exercise's solution cell, e.g. ``ex1_2_sigmoid``."""
+    """The nbgrader grade_id of an exercise's solution cell, e.g. ``ex1_2_square``."""
     return f"ex{exercise.id.replace('.', '_')}_{exercise.name}"
 
 
 def grade_cell_id(exercise: Exercise) -> str:
-    """The nbgrader grade_id of an exercise's autograded test cell (a grade cell), e.g. ``test_1_2_sigmoid``."""
+    """The nbgrader grade_id of an exercise's autograded test cell (a grade cell), e.g. ``test_1_2_square``."""
     return f"test_{exercise.id.replace('.', '_')}_{exercise.name}"
 
 
@@ -138,17 +147,145 @@ def _merged_imports(layouts: list[_ModuleLayout]) -> str:
     return "\n".join(lines)
 
 
-def _data_cell_source(csv_path: Path) -> str:
-    with csv_path.open(encoding="utf-8", newline="") as file:
-        rows = list(csv.DictReader(file))
-    celsius = ", ".join(str(float(row["celsius"])) for row in rows)
-    unknown = ", ".join(str(float(row["unknown_units"])) for row in rows)
-    return (
-        f"# The book's {len(rows)} thermometer measurements (data/temperature.csv), each a float32 tensor of\n"
-        "# shape [N, 1], the batch layout nn.Linear expects: t_c in Celsius, t_u in the unknown units.\n"
-        f"t_c = torch.tensor([{celsius}]).unsqueeze(1)\n"
-        f"t_u = torch.tensor([{unknown}]).unsqueeze(1)"
-    )
+def data_grade_id(data: str) -> str:
+    """The nbgrader grade_id of a data file's cell: ``data_`` and the file's stem (data/points.csv: ``data_points``)."""
+    return "data_" + re.sub(r"[^A-Za-z0-9_]", "_", PurePosixPath(data).stem)
+
+
+def _data_cell_source(path: Path, *, shown: str) -> str:
+    """A .csv file as code: one float32 tensor of shape [N, 1] per column, named by the column's header."""
+    with path.open(encoding="utf-8", newline="") as file:
+        rows = list(csv.reader(file))
+    if not rows:
+        raise NotebookBuildError(f"{shown}: empty, so it has no columns for the notebook")
+    header, *values = rows
+    for name in header:
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise NotebookBuildError(f"{shown}: the column {name!r} cannot name a tensor in the notebook")
+    columns: list[list[str]] = [[] for _ in header]
+    for number, row in enumerate(values, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise NotebookBuildError(f"{shown}, line {number}: {len(row)} values for {len(header)} columns")
+        for column, cell in zip(columns, row, strict=True):
+            try:
+                column.append(str(float(cell)))
+            except ValueError:
+                raise NotebookBuildError(f"{shown}, line {number}: {cell!r} is not a number") from None
+    lines = [
+        "import torch",
+        "",
+        f"# {shown}, {len(columns[0]) if columns else 0} rows: one float32 tensor of shape [N, 1] per column, the",
+        "# batch layout nn.Linear expects.",
+    ]
+    lines += [
+        f"{name} = torch.tensor([{', '.join(column)}]).unsqueeze(1)"
+        for name, column in zip(header, columns, strict=True)
+    ]
+    return "\n".join(lines)
+
+
+def _data_cells(course: Course, *, course_dir: Path) -> list[NotebookNode]:
+    """A locked cell per .csv file in course.yml's data; other data files ship with the release's scripts only."""
+    cells: list[NotebookNode] = []
+    for data in course.data:
+        if PurePosixPath(data).suffix.lower() != ".csv":
+            continue
+        grade_id = data_grade_id(data)
+        if any(cell.id == grade_id for cell in cells):
+            raise NotebookBuildError(f"{data}: another data file's cell is already {grade_id}; rename one of them")
+        source = _data_cell_source(course_dir / data, shown=data)
+        cells.append(_code_cell(grade_id, source, _nbgrader(grade_id, solution=False, grade=False, locked=True)))
+    return cells
+
+
+def _fence_problem(lines: list[str]) -> str | None:
+    """Why a checks file's hidden-test fences are malformed (None when each BEGIN has its END)."""
+    open_at: int | None = None
+    for number, line in enumerate(lines, start=1):
+        text = line.strip()
+        if "HIDDEN TESTS" not in text:
+            continue
+        if text == BEGIN_HIDDEN_TESTS and open_at is None:
+            open_at = number
+        elif text == END_HIDDEN_TESTS and open_at is not None:
+            open_at = None
+        elif text in (BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS):
+            return f"line {number}: {text} out of turn"
+        else:
+            return f"line {number}: a fence must be a line of its own, exactly {BEGIN_HIDDEN_TESTS!r} or {END_HIDDEN_TESTS!r}"
+    return None if open_at is None else f"line {open_at}: {BEGIN_HIDDEN_TESTS} is never closed"
+
+
+@dataclass
+class _ChecksReader:
+    """Reads the course's notebook checks, laying a shared file's code in place of each import of it."""
+
+    folder: Path
+    shown_folder: str  # as course.yml names it, for messages
+    student_modules: frozenset[str]  # the parts' modules, which the notebook's own cells define
+
+    def cell_code(self, exercise: Exercise) -> str:
+        """The code of an exercise's test cell: its checks file, with the shared files it imports laid in."""
+        path = self.folder / f"{exercise.name}.py"
+        if not path.is_file():
+            raise NotebookBuildError(
+                f"exercise {exercise.id} ({exercise.name}) has no notebook checks: write "
+                f"{self.shown_folder}/{exercise.name}.py"
+            )
+        return "\n".join(self._code(path, including=())).strip("\n")
+
+    def _code(self, path: Path, *, including: tuple[Path, ...]) -> list[str]:
+        shown = f"{self.shown_folder}/{path.name}"
+        source = path.read_text(encoding="utf-8")
+        try:
+            tree = ast.parse(source, filename=shown)
+        except SyntaxError as error:
+            raise NotebookBuildError(f"{shown}, line {error.lineno}: not valid Python: {error.msg}") from None
+        lines = source.splitlines()
+        problem = _fence_problem(lines)
+        if problem is not None:
+            raise NotebookBuildError(f"{shown}, {problem}")
+        # Statements replaced in the cell, by their first line: (their last line, the lines that stand instead).
+        replaced: dict[int, tuple[int, list[str]]] = {}
+        for index, node in enumerate(tree.body):
+            first, last = node.lineno, node.end_lineno or node.lineno
+            if index == 0 and isinstance(node, ast.Expr) and isinstance(getattr(node.value, "value", None), str):
+                replaced[first] = (last, [])  # it describes the file, not the cell
+            elif isinstance(node, ast.ImportFrom):
+                if node.module == "__future__":
+                    raise NotebookBuildError(f"{shown}, line {first}: a test cell runs in a function: no __future__")
+                shared = self._shared(node.module) if node.level == 0 else None
+                if node.level == 0 and node.module in self.student_modules:
+                    replaced[first] = (last, [])  # the notebook's own cells define these names
+                elif shared is not None:
+                    if shared in (*including, path):
+                        chain = " -> ".join(file.name for file in (*including, path, shared))
+                        raise NotebookBuildError(
+                            f"{shown}, line {first}: the shared checks import each other ({chain})"
+                        )
+                    replaced[first] = (last, self._code(shared, including=(*including, path)))
+        code: list[str] = []
+        number = 1
+        while number <= len(lines):
+            if number in replaced:
+                last, instead = replaced[number]
+                code += instead
+                number = last + 1
+            else:
+                code.append(lines[number - 1])
+                number += 1
+        while code and not code[0].strip():
+            code.pop(0)
+        return code
+
+    def _shared(self, module: str | None) -> Path | None:
+        """The file of this folder that `module` names, if any."""
+        if module is None or "." in module:
+            return None
+        path = self.folder / f"{module}.py"
+        return path if path.is_file() else None
 
 
 def _without_hidden_tests(source: str) -> str:
@@ -201,10 +338,11 @@ def _introduction(course: Course) -> str:
         for part in assignment.parts
         for exercise in part.exercises
     )
+    first = "set-up and data cells" if any(data.lower().endswith(".csv") for data in course.data) else "set-up cell"
     return (
         f"# {assignment.title}\n\n"
         f"*{book.title}* ({book.authors}), chapter {book.chapter}: {book.chapter_title}.\n\n"
-        "Run the set-up and data cells first. Then, for every exercise, replace the "
+        f"Run the {first} first. Then, for every exercise, replace the "
         "`raise NotImplementedError(...)` in its cell with your code and run the test cell below it: a "
         "test cell that finishes without an error has found nothing wrong, but the graders run more "
         "checks than you see. Keep the names and signatures as given, and do not edit or delete the "
@@ -212,8 +350,7 @@ def _introduction(course: Course) -> str:
     )
 
 
-def _test_cell_source(exercise: Exercise, points: float) -> str:
-    visible, hidden = _checks_for(exercise)
+def _grade_cell_source(exercise: Exercise, points: float, checks: str) -> str:
     function = f"check_exercise_{exercise.id.replace('.', '_')}"
     return (
         f"# Checks for Exercise {exercise.id} ({exercise.name}), {_format_points(points)}. They run inside a function\n"
@@ -222,16 +359,10 @@ def _test_cell_source(exercise: Exercise, points: float) -> str:
         f"def {function}():\n"
         "    import contextlib\n"
         "    import io\n"
-        "    import math\n"
         "    import warnings\n\n"
-        "    import torch\n"
-        "    import torch.nn.functional as F\n\n"
         "    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):\n"
         '        warnings.simplefilter("ignore")\n'
-        f"{textwrap.indent(visible.strip(), ' ' * 8)}\n"
-        f"        {BEGIN_HIDDEN_TESTS}\n"
-        f"{textwrap.indent(hidden.strip(), ' ' * 8)}\n"
-        f"        {END_HIDDEN_TESTS}\n\n\n"
+        f"{textwrap.indent(checks, ' ' * 8)}\n\n\n"
         f"{function}()"
     )
 
@@ -242,12 +373,19 @@ def build_notebook(*, course_dir: Path, with_solutions: bool) -> NotebookNode:
     With `with_solutions`, it is nbgrader's source notebook: solution cells keep their
     ``### BEGIN SOLUTION`` / ``### END SOLUTION`` fences and test cells their hidden tests. Without, it is
     what a student receives: each fenced block replaced by the stubs' ``raise NotImplementedError("Exercise
-    1.2: implement sigmoid (see the docstring)")`` and the hidden tests removed (nbgrader's autograde
+    1.2: implement square (see the docstring)")`` and the hidden tests removed (nbgrader's autograde
     restores them from its gradebook). Raises `NotebookBuildError` when an exercise has no top-level
-    definition in its solution file or no checks.
+    definition in its solution file, no checks file or a malformed one, or a data file cannot be a cell.
     """
     course = load_course(course_dir / "course.yml")
     assignment = course.assignment
+    if course.chapter.notebook_checks is None:
+        raise NotebookBuildError("course.yml names no chapter.notebook_checks: the folder of the test cells' checks")
+    checks = _ChecksReader(
+        folder=course_dir / course.chapter.notebook_checks,
+        shown_folder=course.chapter.notebook_checks,
+        student_modules=frozenset(part.module for part in assignment.parts),
+    )
     solution_layouts: list[_ModuleLayout] = []
     shown_layouts: list[_ModuleLayout] = []
     for part in assignment.parts:
@@ -262,11 +400,7 @@ def build_notebook(*, course_dir: Path, with_solutions: bool) -> NotebookNode:
     cells: list[NotebookNode] = [
         _markdown_cell("introduction", _introduction(course)),
         _code_cell(SETUP_GRADE_ID, setup, _nbgrader(SETUP_GRADE_ID, solution=False, grade=False, locked=True)),
-        _code_cell(
-            DATA_GRADE_ID,
-            _data_cell_source(course_dir / "data" / "temperature.csv"),
-            _nbgrader(DATA_GRADE_ID, solution=False, grade=False, locked=True),
-        ),
+        *_data_cells(course, course_dir=course_dir),
     ]
     for number, (part, layout) in enumerate(zip(assignment.parts, shown_layouts, strict=True), start=1):
         cells.append(
@@ -301,7 +435,7 @@ def build_notebook(*, course_dir: Path, with_solutions: bool) -> NotebookNode:
             meta = _nbgrader(solution_id, solution=True, grade=False, locked=False)
             cells.append(_code_cell(solution_id, layout.definitions[exercise.name], meta))
             test_id = grade_cell_id(exercise)
-            test_source = _test_cell_source(exercise, points)
+            test_source = _grade_cell_source(exercise, points, checks.cell_code(exercise))
             if not with_solutions:
                 test_source = _without_hidden_tests(test_source)
             meta = _nbgrader(test_id, solution=False, grade=True, locked=True, points=points)
@@ -321,350 +455,6 @@ def notebook_text(notebook: NotebookNode) -> str:
 def fence_lines_removed(source: str) -> str:
     """A source notebook's cell without its solution fence lines: the code a finished student cell holds."""
     return "\n".join(line for line in source.split("\n") if line.strip() not in (BEGIN_FENCE, END_FENCE))
-
-
-# The checks behind each test cell, per contract name: (visible, hidden). They run inside the cell's
-# silenced block of a function, with torch, F (torch.nn.functional), math and the student's definitions in scope.
-
-
-def _activation_checks(name: str, reference: str, variants: list[tuple[str, list[float]]]) -> tuple[str, str]:
-    """Value and gradient against torch's own function, for each (kwargs, kinks) variant.
-
-    A kink is an input where the function has no derivative (relu at 0); torch's choice of subgradient
-    there is a convention, so gradients are compared away from the kinks only.
-    """
-    visible = f"""
-x = torch.tensor([-3.0, -0.5, 0.0, 0.5, 3.0])
-y = {name}(x)
-assert isinstance(y, torch.Tensor), f"{name} must return a tensor, got {{type(y).__name__}}"
-torch.testing.assert_close(
-    y, {reference}(x), msg=lambda m: f"{name}(x) differs from {reference}(x) for x = {{x.tolist()}}: {{m}}"
-)
-"""
-    cases = ", ".join(f"({kwargs}, {kinks!r})" for kwargs, kinks in variants)
-    hidden = f"""
-for kwargs, kinks in [{cases}]:
-    for dtype in (torch.float32, torch.float64):
-        extremes = [-1e4, -100.0, -89.0, -30.0, -1e-4, 0.0, 1e-4, 30.0, 89.0, 100.0, 1e4]
-        x = torch.cat([torch.linspace(-25.0, 25.0, 1001), torch.tensor(extremes + kinks)]).to(dtype)
-        x.requires_grad_()
-        x_reference = x.detach().clone().requires_grad_()
-        where = f"{name}(x, **{{kwargs}}) in {{dtype}}"
-        y = {name}(x, **kwargs)
-        y_reference = {reference}(x_reference, **kwargs)
-        assert isinstance(y, torch.Tensor) and y.shape == x.shape and y.dtype == dtype, (
-            f"{{where}}: expected a {{dtype}} tensor of shape {{tuple(x.shape)}}, got {{getattr(y, 'dtype', type(y))}} "
-            f"of shape {{tuple(getattr(y, 'shape', ()))}}"
-        )
-        bad = ~torch.isfinite(y.detach())
-        assert not bad.any(), (
-            f"{{where}} is not finite at x = {{x.detach()[bad][:5].tolist()}}: does exp see a large positive number?"
-        )
-        torch.testing.assert_close(y, y_reference, msg=lambda m, where=where: f"{{where}} differs from {reference}: {{m}}")
-        weights = torch.linspace(0.5, 1.5, x.numel(), dtype=dtype)
-        (y * weights).sum().backward()
-        (y_reference * weights).sum().backward()
-        assert x.grad is not None, f"{{where}}: no gradient reaches x; is the result detached (.detach(), .item(), numpy)?"
-        bad = ~torch.isfinite(x.grad)
-        assert not bad.any(), (
-            f"the gradient of {{where}} is not finite at x = {{x.detach()[bad][:5].tolist()}}: "
-            "an inf in an unused branch of torch.where still poisons the gradient"
-        )
-        smooth = ~torch.isin(x.detach(), torch.tensor(kinks, dtype=dtype))
-        torch.testing.assert_close(
-            x.grad[smooth],
-            x_reference.grad[smooth],
-            msg=lambda m, where=where: f"the gradient of {{where}} differs from {reference}'s: {{m}}",
-        )
-for shape in [(), (0,), (2, 3, 4)]:
-    x = torch.linspace(-2.0, 2.0, math.prod(shape)).reshape(shape)
-    y = {name}(x)
-    assert isinstance(y, torch.Tensor) and y.shape == x.shape, (
-        f"{name} of a tensor of shape {{shape}} must have that shape, got {{tuple(getattr(y, 'shape', ()))}}"
-    )
-    torch.testing.assert_close(y, {reference}(x), msg=lambda m, shape=shape: f"{name}, shape {{shape}}: {{m}}")
-"""
-    return visible, hidden
-
-
-_TEMPERATURE_NET = (
-    """
-model = TemperatureNet()
-assert isinstance(model, torch.nn.Module), "TemperatureNet must subclass nn.Module"
-y = model(torch.linspace(-1.0, 1.0, 5).unsqueeze(1))
-assert isinstance(y, torch.Tensor) and y.shape == (5, 1), (
-    f"TemperatureNet()(x) for x of shape (5, 1) must have shape (5, 1), got {tuple(getattr(y, 'shape', ()))}"
-)
-""",
-    """
-for n_hidden in (1, 13, 32):
-    model = TemperatureNet(n_hidden=n_hidden)
-    children = dict(model.named_children())
-    assert sorted(children) == ["hidden_activation", "hidden_linear", "output_linear"], (
-        f"TemperatureNet must register exactly hidden_linear, hidden_activation and output_linear, got {sorted(children)}"
-    )
-    hidden_linear, output_linear = model.hidden_linear, model.output_linear
-    assert isinstance(hidden_linear, torch.nn.Linear) and (hidden_linear.in_features, hidden_linear.out_features) == (
-        1,
-        n_hidden,
-    ), f"hidden_linear must be nn.Linear(1, {n_hidden}) for n_hidden={n_hidden}, got {hidden_linear}"
-    assert isinstance(output_linear, torch.nn.Linear) and (output_linear.in_features, output_linear.out_features) == (
-        n_hidden,
-        1,
-    ), f"output_linear must be nn.Linear({n_hidden}, 1) for n_hidden={n_hidden}, got {output_linear}"
-    assert isinstance(model.hidden_activation, torch.nn.Module), "hidden_activation must be an nn.Module, e.g. nn.Tanh()"
-    z = torch.linspace(-3.0, 3.0, 13).unsqueeze(1)
-    torch.testing.assert_close(
-        model.hidden_activation(z), torch.tanh(z), msg=lambda m: f"hidden_activation must compute tanh: {m}"
-    )
-    x = torch.linspace(-2.0, 2.0, 9).unsqueeze(1)
-    calls = []
-    handle = model.register_forward_hook(lambda module, inputs, output: calls.append(1))
-    y = model(x)
-    handle.remove()
-    assert calls, "model(x) did not run nn.Module's hooks: do not override __call__, define forward"
-    expected = F.linear(
-        torch.tanh(F.linear(x, hidden_linear.weight, hidden_linear.bias)), output_linear.weight, output_linear.bias
-    )
-    torch.testing.assert_close(
-        y, expected, msg=lambda m: f"model(x) is not output_linear(tanh(hidden_linear(x))) for n_hidden={n_hidden}: {m}"
-    )
-    y.sum().backward()
-    missing = [name for name, p in model.named_parameters() if p.grad is None]
-    assert not missing, f"no gradient reached {missing}: is part of the forward pass detached?"
-""",
-)
-
-_COUNT_PARAMETERS = (
-    """
-n = count_parameters(torch.nn.Linear(3, 2))
-assert n == 3 * 2 + 2, f"nn.Linear(3, 2) has 3 * 2 weights and 2 biases, count_parameters says {n}"
-""",
-    """
-n = count_parameters(torch.nn.Linear(5, 1))
-assert type(n) is int, f"count_parameters must return a Python int, got {type(n).__name__}"
-layers = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Tanh(), torch.nn.Linear(3, 2))
-n = count_parameters(layers)
-assert n == 4 * 3 + 3 + 3 * 2 + 2, f"Linear(4, 3) -> Tanh -> Linear(3, 2) has {4 * 3 + 3 + 3 * 2 + 2}, got {n}"
-layers[0].weight.requires_grad_(False)
-n = count_parameters(layers)
-assert n == 3 + 3 * 2 + 2, f"a frozen weight (requires_grad=False) is not trainable: expected {3 + 3 * 2 + 2}, got {n}"
-shared = torch.nn.Linear(2, 2)
-n = count_parameters(torch.nn.Sequential(shared, shared))
-assert n == 2 * 2 + 2, f"a layer used twice holds its parameters once: expected {2 * 2 + 2}, got {n}"
-n = count_parameters(torch.nn.Tanh())
-assert n == 0, f"a module without parameters has 0, got {n}"
-""",
-)
-
-_SPLIT_INDICES = (
-    """
-train, val = split_indices(11)
-assert isinstance(train, torch.Tensor) and isinstance(val, torch.Tensor), "split_indices returns two tensors"
-assert train.shape == (9,) and val.shape == (2,), (
-    f"11 samples with val_fraction=0.2 give 9 training and int(0.2 * 11) = 2 validation indices, "
-    f"got {tuple(train.shape)} and {tuple(val.shape)}"
-)
-assert sorted(torch.cat([train, val]).tolist()) == list(range(11)), "every index 0..10 must appear exactly once"
-""",
-    """
-for n_samples, val_fraction in [(11, 0.2), (10, 0.5), (7, 0.0), (1, 0.2), (100, 0.3)]:
-    train, val = split_indices(n_samples, val_fraction=val_fraction)
-    expected_val = int(n_samples * val_fraction)
-    where = f"split_indices({n_samples}, val_fraction={val_fraction})"
-    assert val.shape == (expected_val,) and train.shape == (n_samples - expected_val,), (
-        f"{where}: expected {n_samples - expected_val} training and {expected_val} validation indices, "
-        f"got {tuple(train.shape)} and {tuple(val.shape)}"
-    )
-    assert train.dtype == torch.int64 and val.dtype == torch.int64, (
-        f"{where}: indices must be int64, got {train.dtype} and {val.dtype}"
-    )
-    assert sorted(torch.cat([train, val]).tolist()) == list(range(n_samples)), (
-        f"{where}: every index must appear exactly once, in one of the two"
-    )
-for seed in (0, 1, 2):
-    train, val = split_indices(20, val_fraction=0.25, generator=torch.Generator().manual_seed(seed))
-    order = torch.randperm(20, generator=torch.Generator().manual_seed(seed))
-    assert torch.equal(torch.cat([train, val]), order), (
-        "with a generator, the split must come from one torch.randperm(n_samples, generator=generator): "
-        "training indices first, the last n_val as validation"
-    )
-""",
-)
-
-_TRAINING_DATA = """
-t_u_all = torch.linspace(2.0, 9.0, 12).unsqueeze(1)
-t_c_all = 5.0 * t_u_all - 10.0 + 0.5 * torch.sin(7.0 * t_u_all)
-val_rows = torch.tensor([1, 4, 7, 10])
-train_rows = torch.tensor([0, 2, 3, 5, 6, 8, 9, 11])
-t_u_train, t_u_val = t_u_all[train_rows], t_u_all[val_rows]
-t_c_train, t_c_val = t_c_all[train_rows], t_c_all[val_rows]
-"""
-
-_TRAINING_LOOP = (
-    _TRAINING_DATA
-    + """
-torch.manual_seed(0)
-model = torch.nn.Linear(1, 1)
-history = training_loop(
-    n_epochs=50,
-    optimizer=torch.optim.SGD(model.parameters(), lr=1e-2),
-    model=model,
-    loss_fn=torch.nn.MSELoss(),
-    t_u_train=t_u_train,
-    t_u_val=t_u_val,
-    t_c_train=t_c_train,
-    t_c_val=t_c_val,
-)
-assert isinstance(history, dict) and sorted(history) == ["train", "val"], (
-    f'training_loop must return {{"train": [...], "val": [...]}}, got {type(history).__name__}'
-)
-assert len(history["train"]) == 50 and len(history["val"]) == 50, (
-    f"50 epochs give 50 losses in each list, got {len(history['train'])} and {len(history['val'])}"
-)
-assert all(type(v) is float for v in history["train"] + history["val"]), (
-    "the history must hold Python floats: use loss.item(), a list of tensors keeps every graph alive"
-)
-assert history["train"][-1] < history["train"][0], "the training loss did not fall over 50 epochs of SGD"
-""",
-    """
-class RecordingSGD(torch.optim.SGD):
-    \"\"\"SGD that records, before each step, the parameters and whether .grad is this epoch's training gradient.\"\"\"
-
-    def __init__(self, model, lr):
-        super().__init__(model.parameters(), lr=lr)
-        self.model = model
-        self.parameters_before = []
-        self.fresh_gradients = []
-
-    def step(self, closure=None):
-        parameters = list(self.model.parameters())
-        with torch.enable_grad():
-            loss = F.mse_loss(self.model(t_u_train), t_c_train)
-            expected = torch.autograd.grad(loss, parameters)
-        self.fresh_gradients.append(
-            all(p.grad is not None and torch.allclose(p.grad, g, rtol=1e-4, atol=1e-6) for p, g in zip(parameters, expected))
-        )
-        self.parameters_before.append({name: p.detach().clone() for name, p in self.model.named_parameters()})
-        return super().step(closure)
-
-
-n_epochs = 100
-torch.manual_seed(1)
-model = torch.nn.Linear(1, 1)
-optimizer = RecordingSGD(model, lr=1e-2)
-history = training_loop(
-    n_epochs=n_epochs,
-    optimizer=optimizer,
-    model=model,
-    loss_fn=torch.nn.MSELoss(),
-    t_u_train=t_u_train,
-    t_u_val=t_u_val,
-    t_c_train=t_c_train,
-    t_c_val=t_c_val,
-)
-steps = len(optimizer.parameters_before)
-assert steps == n_epochs, f"optimizer.step() ran {steps} times in {n_epochs} epochs: step once per epoch"
-stale = [epoch for epoch, fresh in enumerate(optimizer.fresh_gradients, start=1) if not fresh]
-assert not stale, (
-    f"at epoch {stale[0]}, .grad was not the gradient of that epoch's training loss: did you forget "
-    "optimizer.zero_grad() (gradients then add up epoch after epoch), or let the validation loss take part "
-    "in backward() (compute it under torch.no_grad())?"
-)
-final = {name: p.detach().clone() for name, p in model.named_parameters()}
-after = optimizer.parameters_before[1:] + [final]
-
-
-def loss_at(parameters, t_u, t_c):
-    with torch.no_grad():
-        return F.mse_loss(torch.func.functional_call(model, parameters, (t_u,)), t_c).item()
-
-
-for epoch, (before, stepped) in enumerate(zip(optimizer.parameters_before, after)):
-    expected_train = loss_at(before, t_u_train, t_c_train)
-    assert math.isclose(history["train"][epoch], expected_train, rel_tol=1e-5, abs_tol=1e-6), (
-        f"history['train'][{epoch}] = {history['train'][epoch]} is not the training loss of epoch {epoch + 1} "
-        f"({expected_train}, from the model before that epoch's step)"
-    )
-    candidates = (loss_at(before, t_u_val, t_c_val), loss_at(stepped, t_u_val, t_c_val))
-    assert any(math.isclose(history["val"][epoch], v, rel_tol=1e-5, abs_tol=1e-6) for v in candidates), (
-        f"history['val'][{epoch}] = {history['val'][epoch]} is not the validation loss of epoch {epoch + 1}: "
-        "is it computed on t_u_val and t_c_val with loss_fn?"
-    )
-""",
-)
-
-_PLOT_FIT = (
-    """
-import matplotlib.pyplot as plt
-from matplotlib.figure import Figure
-
-model = torch.nn.Linear(1, 1)
-figure = plot_fit(model, torch.tensor([[35.7], [55.9], [81.9]]), torch.tensor([[0.5], [14.0], [28.0]]))
-plt.close("all")
-assert isinstance(figure, Figure), f"plot_fit must return a matplotlib Figure, got {type(figure).__name__}"
-""",
-    """
-import numpy as np
-
-model = torch.nn.Linear(1, 1)
-with torch.no_grad():
-    model.weight.fill_(5.0)
-    model.bias.fill_(-17.0)
-t_u_points = torch.tensor([35.7, 55.9, 58.2, 81.9, 56.3])
-t_c_points = torch.tensor([0.5, 14.0, 15.0, 28.0, 11.0])
-for scale, t_u_given, t_c_given in [(0.1, t_u_points.unsqueeze(1), t_c_points.unsqueeze(1)), (0.05, t_u_points, t_c_points)]:
-    figure = plot_fit(model, t_u_given, t_c_given, scale=scale)
-    axes = list(figure.axes)
-    plt.close("all")
-    where = f"plot_fit(model, t_u of shape {tuple(t_u_given.shape)}, ..., scale={scale})"
-    assert len(axes) == 1, f"{where}: expected one set of axes, got {len(axes)}"
-    ax = axes[0]
-    assert (ax.get_xlabel(), ax.get_ylabel()) == ("Fahrenheit", "Celsius"), (
-        f"{where}: label the axes 'Fahrenheit' (x) and 'Celsius' (y), got {ax.get_xlabel()!r} and {ax.get_ylabel()!r}"
-    )
-    drawn = [(np.ravel(line.get_xdata()).astype(float), np.ravel(line.get_ydata()).astype(float)) for line in ax.get_lines()]
-    drawn += [(np.asarray(c.get_offsets())[:, 0], np.asarray(c.get_offsets())[:, 1]) for c in ax.collections]
-
-    def shows(x, y):
-        return any(xs.shape == x.shape and np.allclose(xs, x) and np.allclose(ys, y, atol=1e-4) for xs, ys in drawn)
-
-    assert shows(t_u_points.numpy(), t_c_points.numpy()), f"{where}: the measurements (t_u, t_c) are not plotted"
-    inputs = torch.arange(20.0, 90.0)
-    with torch.no_grad():
-        curve = model(scale * inputs.unsqueeze(1)).flatten()
-    assert shows(inputs.numpy(), curve.numpy()), (
-        f"{where}: no line shows the model's prediction at 20, 21, ..., 89 (fed to the model as scale * input)"
-    )
-""",
-)
-
-_CHECKS: dict[str, tuple[str, str]] = {
-    "tanh": _activation_checks("tanh", "torch.tanh", [("{}", [])]),
-    "sigmoid": _activation_checks("sigmoid", "torch.sigmoid", [("{}", [])]),
-    "relu": _activation_checks("relu", "F.relu", [("{}", [0.0])]),
-    "leaky_relu": _activation_checks("leaky_relu", "F.leaky_relu", [("{}", [0.0]), ('{"negative_slope": 0.2}', [0.0])]),
-    "hardtanh": _activation_checks(
-        "hardtanh", "F.hardtanh", [("{}", [-1.0, 1.0]), ('{"min_val": -2.0, "max_val": 0.5}', [-2.0, 0.5])]
-    ),
-    "softplus": _activation_checks(
-        "softplus", "F.softplus", [("{}", [20.0]), ('{"beta": 2.0, "threshold": 5.0}', [2.5])]
-    ),
-    "TemperatureNet": _TEMPERATURE_NET,
-    "count_parameters": _COUNT_PARAMETERS,
-    "split_indices": _SPLIT_INDICES,
-    "training_loop": _TRAINING_LOOP,
-    "plot_fit": _PLOT_FIT,
-}
-
-
-def _checks_for(exercise: Exercise) -> tuple[str, str]:
-    try:
-        return _CHECKS[exercise.name]
-    except KeyError:
-        raise NotebookBuildError(
-            f"exercise {exercise.id} ({exercise.name}) has no notebook checks; known: {', '.join(_CHECKS)}"
-        ) from None
 
 
 def filled_notebook(release: NotebookNode, *, course_dir: Path) -> NotebookNode:

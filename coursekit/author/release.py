@@ -4,7 +4,7 @@
 
 1. check that exercises/ is up to date with solutions/ (a stale stub must never ship);
 2. collect the student files: the stubs and given modules (exercises/*.py), the public tests and their
-   pytest configuration, data/temperature.csv, a generated README.md and requirements.txt;
+   pytest configuration, course.yml's data files, a generated README.md and requirements.txt;
 3. refuse to ship anything that carries a solution fence, a hidden-test marker, a distinctive line of a
    solution's body, a file from graders/ or solutions/ (`ReleaseLeakError`);
 4. write ``out_dir/student/`` and ``out_dir/student.zip`` (sorted entries, fixed timestamps and
@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from coursekit.author.notebook import build_notebook, exercise_points, notebook_name, notebook_text
 from coursekit.author.stubs import BEGIN_FENCE, END_FENCE, build_exercises
 from coursekit.config import Course, load_course
+from coursekit.errors import CoursekitError
 
 # The packages a student installs: what the stubs, the public tests and the plot need.
 STUDENT_PACKAGES = ("torch", "numpy", "matplotlib", "pytest")
@@ -35,10 +36,11 @@ ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 LEAK_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 # A solution line shorter than this is too common to prove a leak ("return fig", "with torch.no_grad():").
 DISTINCTIVE_LINE_LENGTH = 24
-_SKIPPED_NAMES = ("__pycache__", ".pytest_cache", ".ipynb_checkpoints", ".DS_Store")
+# Caches and editor files; so are hidden ones (a name starting with a dot: caches, checkpoints, macOS metadata).
+_SKIPPED_NAMES = ("__pycache__",)
 
 
-class ReleaseError(RuntimeError):
+class ReleaseError(CoursekitError, RuntimeError):
     """The release cannot be built from the course as it stands."""
 
 
@@ -88,6 +90,8 @@ def student_readme(*, course: Course, course_dir: Path) -> str:
     assignment = course.assignment
     book = course.book
     files = ", ".join(f"`{part.file}`" for part in assignment.parts)
+    exercises = [exercise for part in assignment.parts for exercise in part.exercises]
+    example = exercises[min(1, len(exercises) - 1)].name
     rows = []
     for part in assignment.parts:
         for exercise, points in zip(part.exercises, exercise_points(part, course_dir=course_dir), strict=True):
@@ -116,7 +120,7 @@ pytest
 ```
 
 `pytest` runs the public tests in `tests/` against your files; run one exercise's tests with, e.g.,
-`pytest -k sigmoid`. Every test fails until you implement its exercise. The graders run more checks than
+`pytest -k {example}`. Every test fails until you implement its exercise. The graders run more checks than
 the public tests (other inputs, gradients, a validation-loss threshold), so passing them is necessary,
 not sufficient. The tests need no GPU and no internet.
 
@@ -134,7 +138,7 @@ folder. Do not rename them; anything else you hand in is ignored. Total: {assign
 
 
 def _is_skipped(relative: PurePosixPath) -> bool:
-    return any(part in _SKIPPED_NAMES or part.endswith(".pyc") for part in relative.parts)
+    return any(part in _SKIPPED_NAMES or part.startswith(".") or part.endswith(".pyc") for part in relative.parts)
 
 
 def collect_student_files(*, course_dir: Path, course: Course) -> dict[str, bytes]:
@@ -148,11 +152,14 @@ def collect_student_files(*, course_dir: Path, course: Course) -> dict[str, byte
         relative = PurePosixPath(path.relative_to(exercises).as_posix())
         if path.is_file() and not _is_skipped(relative):
             files[str(relative)] = path.read_bytes()
-    for part in course.assignment.parts:
-        if part.file not in files:
-            raise ReleaseError(f"{exercises / part.file} is missing; run `coursekit build-exercises`")
+    for name in [part.file for part in course.assignment.parts] + course.given_modules:
+        if name not in files:
+            raise ReleaseError(f"{exercises / name} is missing; run `coursekit build-exercises`")
     for data in course.data:  # beside the given modules, under the course's own relative path
-        files[data] = (course_dir / data).read_bytes()
+        path = course_dir / data
+        if not path.is_file():
+            raise ReleaseError(f"{path} is missing: course.yml's data lists it")
+        files[data] = path.read_bytes()
     files["README.md"] = student_readme(course=course, course_dir=course_dir).encode("utf-8")
     files["requirements.txt"] = student_requirements(pyproject=course_dir / "pyproject.toml").encode("utf-8")
     return dict(sorted(files.items()))
@@ -237,8 +244,8 @@ def nbgrader_config_text(*, course: Course) -> str:
 {course.title}: assignment {assignment.id}, {assignment.points:g} points.
 """
 
-c = get_config()  # noqa: F821 (nbgrader's config loader provides get_config)
-
+# nbgrader's config loader runs this file with `c`, the configuration, already defined.
+# ruff: noqa: F821
 c.CourseDirectory.course_id = {json.dumps(course_id(course))}
 # The course's one assignment is {assignment.id}: its notebook is source/{assignment.id}/{notebook_name(course)}.ipynb,
 # and `nbgrader generate_assignment {assignment.id}` enters it into the gradebook. (Setting

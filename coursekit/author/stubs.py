@@ -1,7 +1,7 @@
 """Student stubs generated from the reference solutions (solutions/ is the single source of truth).
 
 Every ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` block in ``solutions/<part>.py`` becomes one line
-at the block's indentation, ``raise NotImplementedError("Exercise 1.2: implement sigmoid (see the
+at the block's indentation, ``raise NotImplementedError("Exercise 1.2: implement square (see the
 docstring)")``; signatures, docstrings and imports stay. The exercise a block belongs to is the one in
 course.yml whose ``name`` is the top-level function or class around the block.
 """
@@ -13,17 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coursekit.config import Course, Exercise, load_course
+from coursekit.errors import CoursekitError
 
 BEGIN_FENCE = "### BEGIN SOLUTION"
 END_FENCE = "### END SOLUTION"
-# Modules in solutions/ that students receive unchanged (they carry no exercise).
 
 
-class FenceError(ValueError):
+class FenceError(CoursekitError, ValueError):
     """A solution file cannot be turned into a stub (missing, malformed fences); the message names the file and line."""
 
 
-class StaleExercisesError(RuntimeError):
+class StaleExercisesError(CoursekitError, RuntimeError):
     """exercises/ differs from what `build_exercises` would generate from solutions/."""
 
     def __init__(self, stale: list[Path]) -> None:
@@ -143,7 +143,7 @@ def _exercises_of(course: Course, filename: str) -> dict[str, Exercise]:
 def stub_source(solution_source: str, *, course: Course, filename: str) -> str:
     """The student stub for one solution file: every fenced block replaced by a NotImplementedError.
 
-    `filename` is the file's name in solutions/ (e.g. ``"activations.py"``); it selects the course.yml part
+    `filename` is the file's name in solutions/ (e.g. ``"ops.py"``); it selects the course.yml part
     whose exercises name the blocks, and appears in error messages. Raises `FenceError` for a fence outside
     any of that part's contract names, an unclosed, unopened or nested fence, a part exercise with no
     fenced block (its solution would ship to students), or a solution that is not valid Python.
@@ -199,23 +199,21 @@ def stub_source(solution_source: str, *, course: Course, filename: str) -> str:
     return stub
 
 
-def _read_solution(path: Path) -> str:
+def _read_source(course_dir: Path, relative: str) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return (course_dir / relative).read_text(encoding="utf-8")
     except OSError as error:
-        raise FenceError(f"solutions/{path.name}: cannot read: {error.strerror}") from None
+        raise FenceError(f"{relative}: cannot read: {error.strerror}") from None
 
 
 def _expected_exercises(course_dir: Path, course: Course) -> dict[Path, str]:
-    solutions = course_dir / "solutions"
     exercises = course_dir / "exercises"
     expected: dict[Path, str] = {}
     for part in course.assignment.parts:
-        source = _read_solution(solutions / part.file)
+        source = _read_source(course_dir, f"solutions/{part.file}")
         expected[exercises / part.file] = stub_source(source, course=course, filename=part.file)
-    for given in course.given:
-        filename = Path(given).name
-        source = _read_solution(course_dir / given)
+    for given, filename in zip(course.given, course.given_modules, strict=True):
+        source = _read_source(course_dir, given)
         blocks = _find_blocks(source.splitlines(keepends=True), filename)
         if blocks:
             raise FenceError(

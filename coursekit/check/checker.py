@@ -39,6 +39,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from coursekit.config import Course, CourseConfigError, load_course
+from coursekit.errors import CoursekitError
 
 MUTANT_FIELDS = ("name", "part", "file", "bug", "replace", "with")
 _KEBAB = re.compile(r"^[a-z0-9]+(-[a-zA-Z0-9]+)*$")
@@ -55,7 +56,7 @@ _PRELOAD = [
 ]
 
 
-class CheckError(RuntimeError):
+class CheckError(CoursekitError, RuntimeError):
     """The course cannot be checked at all (no course.yml, no graders/)."""
 
 

@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from coursekit.config import Limits, load_course
+from coursekit.errors import CoursekitError
 from coursekit.grade.engine import grade_class
+from coursekit.grade.results import read_results_json, results_json_path
 from coursekit.sandbox.bwrap import SandboxUnavailable, package_dir
 
 AUTOGRADER_ZIP = "autograder.zip"
@@ -84,7 +86,7 @@ MIN_STUDENT_MEMORY_MB = 32
 MIN_GRADING_MEMORY_MB = 64
 
 
-class AutograderSourceError(ValueError):
+class AutograderSourceError(CoursekitError, ValueError):
     """pyproject.toml does not say which torch the autograder must install."""
 
 
@@ -293,7 +295,7 @@ def run_gradescope_submission(*, root: Path, course_dir: Path) -> GradescopeRun:
             data = grading_unavailable(str(error))
             note = f"not graded: {error}"
         else:
-            data = json.loads((out / "results" / f"{entry.stem}.json").read_text())
+            data = read_results_json(results_json_path(out, entry.stem))
             note = report.isolation_note
     # For the instructor (Gradescope shows extra_data to staff only), not the student.
     extra = data.setdefault("extra_data", {})

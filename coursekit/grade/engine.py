@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import csv
 import dataclasses
 import functools
 import importlib.util
 import io
-import json
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.process
@@ -38,14 +36,16 @@ from typing import Any
 import pytest
 
 from coursekit.config import Course, Limits, load_course
+from coursekit.errors import CoursekitError
 from coursekit.grade.plugin import GradingPlugin, closest_marker
 from coursekit.grade.results import (
-    RESULTS_DIR,
     StudentResult,
-    result_from_results,
+    graded_students,
+    read_student_result,
     write_grades_csv,
     write_student_result,
 )
+from coursekit.intake.collect import read_late_flags
 from coursekit.intake.handin import discover_handins, unpack_handin
 from coursekit.sandbox.pool import Isolation, WorkerPool, WorkerSession, course_probes_file
 from coursekit.sandbox.probes import load_course_probes
@@ -114,8 +114,12 @@ def _collect_points(graders_dir: Path) -> dict[str, float]:
     return collector.points
 
 
-class GraderSetupError(RuntimeError):
+class GraderSetupError(CoursekitError, RuntimeError):
     """The graders themselves could not run (a syntax error in graders/, a bad marker): not the student's fault."""
+
+
+class UnknownStudentError(CoursekitError, ValueError):
+    """``--student`` names no hand-in of the submissions folder."""
 
 
 class HandinNotGraded(Exception):
@@ -328,15 +332,6 @@ def not_graded_result(*, student_id: str, problems: tuple[str, ...], late: bool,
     return StudentResult(student_id=student_id, verdicts=(), problems=problems, late=late, not_graded=reason)
 
 
-def read_late_flags(submissions_dir: Path) -> dict[str, bool]:
-    """late.csv (student,late) beside the hand-ins, as written by `coursekit collect`; empty when absent."""
-    path = submissions_dir / "late.csv"
-    if not path.is_file():
-        return {}
-    with path.open(newline="", encoding="utf-8") as file:
-        return {row["student"]: row.get("late", "0").strip() in ("1", "true", "True") for row in csv.DictReader(file)}
-
-
 @dataclasses.dataclass
 class ClassReport:
     """What a batch did: every student's result, who was skipped as already graded, the isolation in force."""
@@ -378,17 +373,14 @@ def grade_class(
     if student is not None:
         entries = [(sid, path) for sid, path in entries if sid == student]
         if not entries:
-            raise ValueError(f"no hand-in for student {student!r} in {submissions_dir}")
+            raise UnknownStudentError(f"no hand-in for student {student!r} in {submissions_dir}")
     late_flags = read_late_flags(submissions_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, StudentResult] = {}
     resumed: list[str] = []
     todo: list[tuple[str, Path]] = []
     for student_id, source in entries:
-        existing = out_dir / RESULTS_DIR / f"{student_id}.json"
-        previous = None
-        if existing.is_file() and not force:
-            previous = result_from_results(json.loads(existing.read_text()), student_id=student_id)
+        previous = None if force else read_student_result(out_dir, student_id)
         if previous is not None and previous.not_graded is None:
             results[student_id] = previous
             resumed.append(student_id)
@@ -418,9 +410,10 @@ def grade_class(
                 on_progress(result.student_id, done, len(entries))
         note = pool.isolation_note() if todo else None
     # grades.csv holds every student ever graded into this folder, not only this run's.
-    for path in sorted((out_dir / RESULTS_DIR).glob("*.json")):
-        if path.stem not in results:
-            results[path.stem] = result_from_results(json.loads(path.read_text()), student_id=path.stem)
+    for student_id in graded_students(out_dir):
+        earlier = results.get(student_id) or read_student_result(out_dir, student_id)
+        if earlier is not None:
+            results[student_id] = earlier
     ordered = [results[key] for key in sorted(results)]
     csv_path = write_grades_csv(ordered, course=course, out_dir=out_dir)
     return ClassReport(
@@ -475,7 +468,11 @@ def _unpack(
     student_id: str, source: Path, *, course: Course, course_dir: Path, scratch: Path
 ) -> tuple[Path, tuple[str, ...]]:
     handin = unpack_handin(
-        student_id=student_id, source=source, dest_dir=scratch / "handins" / student_id, limits=course.intake
+        student_id=student_id,
+        source=source,
+        dest_dir=scratch / "handins" / student_id,
+        course=course,
+        limits=course.intake,
     )
     # The course's given modules, never the student's copies.
     for given in course.given:

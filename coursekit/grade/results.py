@@ -1,4 +1,5 @@
-"""What grading writes: Gradescope's results.json per student, the class's grades.csv, feedback per student.
+"""What grading writes, and the one place that reads it back: Gradescope's results.json per student, the class's
+grades.csv, feedback per student.
 
 Every file is written atomically (a temporary file in the same folder, then `os.replace`), so an interrupted
 batch never leaves half a file, and a re-run can trust every results file it finds.
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from coursekit.config import Course, Visibility
+from coursekit.errors import CoursekitError
 from coursekit.escaping import (
     MAX_CSV_TEXT_CHARS,
     MAX_FILE_BYTES,
@@ -34,6 +36,7 @@ from coursekit.escaping import (
     markdown_text,
     neutralise_csv_row,
     plain_text,
+    restore_csv_cell,
     utf8_size,
     within_file_size,
 )
@@ -44,6 +47,11 @@ FEEDBACK_DIR = "feedback"
 GRADES_CSV = "grades.csv"
 # grades.csv's total for a hand-in whose grading could not finish.
 NOT_GRADED = "not graded"
+
+
+class GradesCsvError(CoursekitError, ValueError):
+    """grades.csv is missing, or not the one `coursekit grade` writes for this course.yml; the message names the
+    file and line."""
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -224,6 +232,30 @@ def _markdown_line(text: str) -> str:
     return markdown_text(text, lines=False)
 
 
+def results_json_path(out_dir: Path, student_id: str) -> Path:
+    """Where `write_student_result` puts a student's results.json under OUT."""
+    return out_dir / RESULTS_DIR / f"{student_id}.json"
+
+
+def graded_students(out_dir: Path) -> list[str]:
+    """The students with a results.json under OUT, sorted."""
+    return sorted(path.stem for path in (out_dir / RESULTS_DIR).glob("*.json"))
+
+
+def read_results_json(path: Path) -> dict[str, Any]:
+    """A results.json as written, in Gradescope's schema."""
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def read_student_result(out_dir: Path, student_id: str) -> StudentResult | None:
+    """A student's result read back from OUT/results/<id>.json; None when they have none."""
+    path = results_json_path(out_dir, student_id)
+    if not path.is_file():
+        return None
+    return result_from_results(read_results_json(path), student_id=student_id)
+
+
 def result_from_results(data: dict[str, Any], *, student_id: str) -> StudentResult:
     """Read a student's result back from their results.json (to resume a batch or rebuild grades.csv).
 
@@ -326,20 +358,20 @@ def write_student_result(result: StudentResult, *, course: Course, out_dir: Path
     write_atomically(feedback_dir / f"{result.student_id}.md", feedback_markdown(result, course=course).encode())
     payload = _results_json(gradescope_results(result, course=course))
     # results.json last: its presence marks the student as graded when a batch resumes.
-    write_atomically(out_dir / RESULTS_DIR / f"{result.student_id}.json", payload.encode())
+    write_atomically(results_json_path(out_dir, result.student_id), payload.encode())
 
 
 def grades_csv(rows: Sequence[StudentResult], *, course: Course) -> str:
     """grades.csv: student, one column per part, total, max_total, late, errors.
 
-    Text cells are neutralised against spreadsheet formulas (`coursekit.export.lms.read_grades` restores them); the
-    errors cell is plain text, cut to MAX_CSV_TEXT_CHARS.
+    Text cells are neutralised against spreadsheet formulas (`read_grades_csv` restores them); the errors cell is
+    plain text, cut to MAX_CSV_TEXT_CHARS.
     A hand-in that is not graded has empty part cells and ``not graded`` as its total, never a number.
     """
     parts = [part.id for part in course.assignment.parts]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["student", *parts, "total", "max_total", "late", "errors"])
+    writer.writerow(grades_csv_columns(course))
     for row in sorted(rows, key=lambda r: r.student_id):
         scores = row.part_scores(course)
         errors = plain_text(cut("; ".join(row.problems), MAX_CSV_TEXT_CHARS))
@@ -367,7 +399,87 @@ def grades_csv(rows: Sequence[StudentResult], *, course: Course) -> str:
     return out.getvalue()
 
 
+def grades_csv_columns(course: Course) -> list[str]:
+    """grades.csv's header: student, the part ids of course.yml, total, max_total, late, errors."""
+    return ["student", *(part.id for part in course.assignment.parts), "total", "max_total", "late", "errors"]
+
+
 def write_grades_csv(rows: Iterable[StudentResult], *, course: Course, out_dir: Path) -> Path:
     path = out_dir / GRADES_CSV
     write_atomically(path, grades_csv(list(rows), course=course).encode())
     return path
+
+
+@dataclasses.dataclass(frozen=True)
+class GradeRow:
+    """One row of OUT/grades.csv: a graded hand-in."""
+
+    student: str
+    part_scores: dict[str, float | None]
+    total: float
+    max_total: float
+    late: bool
+    errors: str
+
+
+def read_grades_csv(*, out_dir: Path, course: Course) -> list[GradeRow]:
+    """Read ``out_dir/grades.csv``, checking its columns against course.yml's parts; errors name file and line.
+
+    Text comes back as it was before `grades_csv` neutralised it against spreadsheet formulas. A hand-in that is
+    not graded is an error: exporting it as a number would put a grade nobody gave into the gradebook.
+    """
+    path = out_dir / GRADES_CSV
+    part_ids = [part.id for part in course.assignment.parts]
+    expected = grades_csv_columns(course)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as error:
+        raise GradesCsvError(f"{path}: cannot read: {error.strerror}; run coursekit grade first") from None
+    rows = csv.reader(io.StringIO(text, newline=""))
+    header = next(rows, None)
+    if header != expected:
+        raise GradesCsvError(f"{path}, line 1: columns {header} do not match course.yml; expected {expected}")
+    grades: list[GradeRow] = []
+    seen: dict[str, int] = {}
+    for fields in rows:
+        line = rows.line_num
+        if not any(fields):
+            continue
+        if len(fields) != len(expected):
+            raise GradesCsvError(f"{path}, line {line}: {len(fields)} fields, the header has {len(expected)}")
+        values = {column: restore_csv_cell(field) for column, field in zip(expected, fields, strict=True)}
+        student = values["student"]
+        if not student:
+            raise GradesCsvError(f"{path}, line {line}: missing student")
+        if student in seen:
+            raise GradesCsvError(f"{path}, line {line}: student {student!r} already on line {seen[student]}")
+        seen[student] = line
+        if values["total"] == NOT_GRADED:
+            raise GradesCsvError(
+                f"{path}, line {line}: {student} is not graded ({values['errors']}); "
+                "run coursekit grade again (it grades only what is not graded yet), then export"
+            )
+        try:
+            part_scores = {part_id: float(values[part_id]) if values[part_id] else None for part_id in part_ids}
+            total = float(values["total"])
+            max_total = float(values["max_total"])
+        except ValueError as error:
+            raise GradesCsvError(f"{path}, line {line}: not a number: {error}") from None
+        if values["late"] not in ("0", "1"):
+            raise GradesCsvError(f"{path}, line {line}: late must be 0 or 1, got {values['late']!r}")
+        if abs(max_total - course.assignment.points) > 1e-9:
+            raise GradesCsvError(
+                f"{path}, line {line}: max_total {_rounded(max_total)} is not course.yml's "
+                f"{_rounded(course.assignment.points)}; was it graded with another course.yml?"
+            )
+        grades.append(
+            GradeRow(
+                student=student,
+                part_scores=part_scores,
+                total=total,
+                max_total=max_total,
+                late=values["late"] == "1",
+                errors=values["errors"],
+            )
+        )
+    return grades

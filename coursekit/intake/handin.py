@@ -1,7 +1,7 @@
 """Intake: turn one student's hand-in (a folder, a .zip or a notebook) into a clean folder of contract modules.
 
-`unpack_handin` writes exactly the contract modules it found (activations.py, model.py, training.py) into a
-fresh folder and nothing else, anywhere. Everything wrong with a hand-in becomes a `Problem` whose message
+`unpack_handin` writes exactly the contract modules it found (course.yml's parts' files) into a fresh folder
+and nothing else, anywhere. Everything wrong with a hand-in becomes a `Problem` whose message
 names the file and says what to do; the rest of the hand-in is still unpacked where it can be. Nothing a
 hand-in contains is executed: sources are checked with `ast.parse` only.
 
@@ -20,31 +20,36 @@ import json
 import math
 import os
 import re
-import stat
 import tokenize
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from coursekit.config import IntakeLimits
+from coursekit.config import Course, IntakeLimits
+from coursekit.errors import CoursekitError
+from coursekit.intake.archives import (
+    SYSTEM_FOLDER_NAMES,
+    Member,
+    SizeLimitExceeded,
+    is_folder_entry,
+    is_symlink_entry,
+    is_system_file,
+    open_regular_file,
+    read_bounded,
+    unsafe_path_reason,
+    zip_member,
+)
 
-# The contract: the names each module must define (course.yml's exercise names, part by part).
-CONTRACT_NAMES: Mapping[str, tuple[str, ...]] = {
-    "activations.py": ("tanh", "sigmoid", "relu", "leaky_relu", "hardtanh", "softplus"),
-    "model.py": ("TemperatureNet", "count_parameters"),
-    "training.py": ("split_indices", "training_loop", "plot_fit"),
-}
-MODULE_FILES: tuple[str, ...] = tuple(CONTRACT_NAMES)
 HANDIN_SUFFIXES = (".zip", ".ipynb")
-# Python files that are the kit's own, the release's public tests' or package markers: never worth a remark.
-KIT_FILES = frozenset({"temperature_data.py", "conftest.py", "__init__.py"})
+# Python files of the release's public tests and package markers; with the course's given modules, the files
+# beside a student's modules that are never worth a remark.
+RELEASE_FILES = frozenset({"conftest.py", "__init__.py"})
 
-# Operating-system and editor droppings, ignored without a word.
-JUNK_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini", "icon\r"})
-JUNK_DIRS = frozenset({"__macosx", "__pycache__", "node_modules", "site-packages"})
+# Tool and editor droppings, ignored without a word, as operating-system litter is (coursekit.intake.archives).
+JUNK_DIRS = frozenset({"__pycache__", "node_modules", "site-packages"})
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".tar.gz", ".gz", ".bz2", ".xz", ".7z", ".rar")
 # Cell magics whose body is Python: keep the body, comment out the magic line.
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})
@@ -63,9 +68,7 @@ MAX_SOURCE_BYTES = 512 * 1024
 # Notebook cells that do not parse are each named up to this many; the rest are counted in one line.
 MAX_CELL_PROBLEMS_NAMED = 10
 
-_CHUNK_BYTES = 64 * 1024
 _MAX_FOLDER_DEPTH = 32
-_DRIVE_LETTER = re.compile(r"^[A-Za-z]:")
 # Within one line only ([ \t\f], not \s): a pattern whose indentation could span lines takes time quadratic
 # in the number of blank lines of a cell.
 _DEFINITION = re.compile(r"^[ \t\f]*(?:async[ \t\f]+def|def|class)[ \t\f]+([A-Za-z_]\w*)", re.MULTILINE)
@@ -90,7 +93,7 @@ class Handin:
     problems: tuple[Problem, ...]
 
 
-class HandinConflictError(ValueError):
+class HandinConflictError(CoursekitError, ValueError):
     """Two entries of a submissions folder give the same student id (alice.zip and alice/)."""
 
 
@@ -106,7 +109,7 @@ def discover_handins(*, submissions_dir: Path) -> tuple[list[tuple[str, Path]], 
     skipped: list[Path] = []
     for entry in sorted(submissions_dir.iterdir()):
         name = entry.name
-        if name.startswith((".", "~$")) or name.lower() in JUNK_DIRS or entry.is_symlink():
+        if name.startswith((".", "~$")) or name.lower() in JUNK_DIRS | SYSTEM_FOLDER_NAMES or entry.is_symlink():
             skipped.append(entry)
         elif entry.is_dir():
             found.append((name, entry))
@@ -131,11 +134,11 @@ def _entry_label(path: Path) -> str:
     return f"{path.name}/" if path.is_dir() else path.name
 
 
-def unpack_handin(*, student_id: str, source: Path, dest_dir: Path, limits: IntakeLimits) -> Handin:
+def unpack_handin(*, student_id: str, source: Path, dest_dir: Path, course: Course, limits: IntakeLimits) -> Handin:
     """Unpack one hand-in into `dest_dir`, a fresh folder this creates (an existing one must be empty).
 
-    Writes only the contract modules found (activations.py, model.py, training.py), each under its contract
-    name, and reports everything wrong as a `Problem`: unsafe or linked zip entries, size and entry limits,
+    Writes only the contract modules found (the files of `course`'s parts), each under its contract name,
+    within `limits` (the course's intake limits, as a rule), and reports everything wrong as a `Problem`: unsafe or linked zip entries, size and entry limits,
     nested archives, damaged or encrypted zips, duplicate or oddly cased module names, broken notebooks,
     sources that are not UTF-8, contain NUL bytes or do not parse (still written, so the grader reports the
     same), missing modules and empty hand-ins.
@@ -143,7 +146,7 @@ def unpack_handin(*, student_id: str, source: Path, dest_dir: Path, limits: Inta
     dest_dir.mkdir(parents=True, exist_ok=True)
     if any(dest_dir.iterdir()):
         raise FileExistsError(f"{dest_dir} is not empty: intake unpacks into a fresh folder")
-    intake = _Intake(source=source, dest_dir=dest_dir, limits=limits)
+    intake = _Intake(source=source, dest_dir=dest_dir, course=course, limits=limits)
     if source.is_symlink():
         intake.report(None, f"{source.name} is a symbolic link; hand in the file itself")
     elif source.is_dir():
@@ -160,40 +163,24 @@ def unpack_handin(*, student_id: str, source: Path, dest_dir: Path, limits: Inta
         student_id=student_id,
         source=source,
         directory=dest_dir,
-        files=tuple(name for name in MODULE_FILES if name in intake.written),
+        files=tuple(name for name in intake.module_files if name in intake.written),
         problems=tuple(intake.problems),
     )
-
-
-@dataclass(frozen=True)
-class _Member:
-    """One regular file of a hand-in, not yet read."""
-
-    parts: tuple[str, ...]
-    size: int  # as declared (zip header or stat): used only to skip files, never to bound a read
-    open: Callable[[], IO[bytes]]
-    encrypted: bool = False
-
-    @property
-    def path(self) -> str:
-        return "/".join(self.parts)
-
-    @property
-    def name(self) -> str:
-        return self.parts[-1]
-
-
-class _LimitExceeded(Exception):
-    """A read went past the hand-in's size budget."""
 
 
 class _Intake:
     """The state of one unpacking: the size budget, what was written and the problems found."""
 
-    def __init__(self, *, source: Path, dest_dir: Path, limits: IntakeLimits) -> None:
+    def __init__(self, *, source: Path, dest_dir: Path, course: Course, limits: IntakeLimits) -> None:
         self.source = source
         self.dest_dir = dest_dir
         self.limits = limits
+        # The names each module must define, and the modules for messages: "ops.py, grid.py and loop.py".
+        self.contract = course.contract
+        self.module_files = tuple(self.contract)
+        self.files_text = course.contract_files_text()
+        self.files_text_or = course.contract_files_text(conjunction="or")
+        self.quiet_files = RELEASE_FILES | set(course.given_modules)
         self.budget = int(limits.max_total_mb * 1024 * 1024)
         self.problems: list[Problem] = []
         self.written: set[str] = set()
@@ -205,16 +192,16 @@ class _Intake:
     def report(self, file: str | None, message: str) -> None:
         self.problems.append(Problem(file, message))
 
+    def module_of(self, name: str) -> str | None:
+        """The contract module a file name stands for, in any case; None for any other file."""
+        return name.lower() if name.lower() in self.contract else None
+
     def read(self, stream: IO[bytes]) -> bytes:
-        """Read a whole stream in chunks, charging the hand-in's budget as it goes."""
-        chunks = []
+        """Read a whole stream, bounded by the hand-in's budget, and charge the budget what it held."""
         with stream:
-            while chunk := stream.read(min(_CHUNK_BYTES, self.budget + 1)):
-                if len(chunk) > self.budget:
-                    raise _LimitExceeded
-                self.budget -= len(chunk)
-                chunks.append(chunk)
-        return b"".join(chunks)
+            data = read_bounded(stream, self.budget)
+        self.budget -= len(data)
+        return data
 
     def write_module(self, module: str, data: bytes, *, origin: str) -> None:
         """Check a module's source without running it, then write it under its contract name."""
@@ -234,7 +221,7 @@ class _Intake:
             self.report(
                 None,
                 f"{name} is {_megabytes(size)}, over the {self.limit_text} limit for a hand-in: "
-                "hand in a zip of activations.py, model.py and training.py only",
+                f"hand in a zip of {self.files_text} only",
             )
             return
         try:
@@ -251,11 +238,11 @@ class _Intake:
 
     # -- folders and zips alike ------------------------------------------------------------------------------
 
-    def unpack_members(self, members: Iterator[_Member], *, where: str) -> None:
+    def unpack_members(self, members: Iterator[Member], *, where: str) -> None:
         """Pick each contract module among a folder's or zip's files, read it (bounded) and write it."""
-        candidates: dict[str, list[_Member]] = {module: [] for module in MODULE_FILES}
-        notebooks: list[_Member] = []
-        others: list[_Member] = []
+        candidates: dict[str, list[Member]] = {module: [] for module in self.module_files}
+        notebooks: list[Member] = []
+        others: list[Member] = []
         for member in members:
             lower = member.name.lower()
             if lower in candidates:
@@ -271,7 +258,7 @@ class _Intake:
                 self.report(
                     None,
                     f"{member.path} in {where} is an archive inside the hand-in; it was not unpacked: "
-                    "put activations.py, model.py and training.py themselves in the hand-in",
+                    f"put {self.files_text} themselves in the hand-in",
                 )
             elif lower.endswith(".ipynb"):
                 notebooks.append(member)
@@ -284,7 +271,7 @@ class _Intake:
                         "for a hand-in; it was ignored: leave data and large files out of the hand-in",
                     )
         chosen_dirs: set[tuple[str, ...]] = set()
-        for module in MODULE_FILES:
+        for module in self.module_files:
             chosen = self._choose(module, candidates[module], where=where)
             if chosen is None:
                 continue
@@ -299,24 +286,24 @@ class _Intake:
             elif data is not None:
                 self.write_module(module, data, origin=chosen.path)
         self._report_helper_modules(others, chosen_dirs, where=where)
-        missing = [module for module in MODULE_FILES if not candidates[module]]
+        missing = [module for module in self.module_files if not candidates[module]]
         if missing and notebooks:
             self._unpack_inner_notebook(notebooks, missing, where=where)
             if not self.written:
                 return  # the notebook's own problems say why
         accounted = {problem.file for problem in self.problems} | self.written
-        if not accounted & set(MODULE_FILES):
+        if not accounted & set(self.module_files):
             seen = ", ".join(sorted(member.path for member in others)[:5]) or "nothing"
             self.report(
                 None,
-                f"{where} holds no activations.py, model.py or training.py (it holds: {seen}"
+                f"{where} holds no {self.files_text_or} (it holds: {seen}"
                 f"{', ...' if len(others) > 5 else ''}): hand in those files, at the zip's root or in one folder",
             )
             return
         for module in (module for module in missing if module not in accounted):
             self.report(module, f"{module} was not handed in: add {module} to your hand-in, next to your other modules")
 
-    def _choose(self, module: str, members: list[_Member], *, where: str) -> _Member | None:
+    def _choose(self, module: str, members: list[Member], *, where: str) -> Member | None:
         """The shallowest copy of a module wins, then the exactly named one, then the first by path."""
         if not members:
             return None
@@ -337,10 +324,10 @@ class _Intake:
             )
         return chosen
 
-    def _read_member(self, module: str, member: _Member, *, where: str) -> bytes | None:
+    def _read_member(self, module: str, member: Member, *, where: str) -> bytes | None:
         try:
             return self.read(member.open())
-        except _LimitExceeded:
+        except SizeLimitExceeded:
             self.report(
                 module,
                 f"{member.path} in {where} unpacks to more than the {self.limit_text} limit for a hand-in; "
@@ -354,23 +341,23 @@ class _Intake:
             )
         return None
 
-    def _report_helper_modules(self, others: list[_Member], chosen_dirs: set[tuple[str, ...]], *, where: str) -> None:
+    def _report_helper_modules(self, others: list[Member], chosen_dirs: set[tuple[str, ...]], *, where: str) -> None:
         """Other .py files beside the modules are not graded: code imported from them will be missing."""
         for member in others:
             name = member.name
             if (
                 member.parts[:-1] in chosen_dirs
                 and name.endswith(".py")
-                and name not in KIT_FILES
+                and name not in self.quiet_files
                 and not name.startswith("test_")
             ):
                 self.report(
                     None,
-                    f"{member.path} in {where} was ignored: only activations.py, model.py and training.py are "
-                    "graded, so move any code they need from it into them",
+                    f"{member.path} in {where} was ignored: only {self.files_text} are graded, "
+                    "so move any code they need from it into them",
                 )
 
-    def _unpack_inner_notebook(self, notebooks: list[_Member], missing: list[str], *, where: str) -> None:
+    def _unpack_inner_notebook(self, notebooks: list[Member], missing: list[str], *, where: str) -> None:
         notebook = min(notebooks, key=lambda member: (len(member.parts), member.path))
         if len(notebooks) > 1:
             self.report(
@@ -379,7 +366,7 @@ class _Intake:
             )
         try:
             data = self.read(notebook.open())
-        except _LimitExceeded:
+        except SizeLimitExceeded:
             self.report(None, f"{notebook.path} in {where} is over the {self.limit_text} limit for a hand-in")
             return
         except (zipfile.BadZipFile, EOFError, zlib.error, OSError, RuntimeError, NotImplementedError) as error:
@@ -400,22 +387,22 @@ class _Intake:
             )
             return
         try:
-            data = self.read(_open_regular_file(str(self.source)))
-        except _LimitExceeded:
+            data = self.read(open_regular_file(self.source))
+        except SizeLimitExceeded:
             self.report(None, f"{name} is over the {self.limit_text} limit for a hand-in")
             return
-        self._write_notebook_modules(data, label=name, only=list(MODULE_FILES))
+        self._write_notebook_modules(data, label=name, only=list(self.module_files))
 
     def _write_notebook_modules(self, data: bytes, *, label: str, only: list[str]) -> None:
-        code, problems = notebook_code(data, label=label)
+        code, problems = notebook_code(data, label=label, contract=self.contract)
         self.problems.extend(problems)
         if code is None:
             return
         defined = code.defined_names
         source = code.source
-        wanted = [module for module in only if defined & set(CONTRACT_NAMES[module])]
+        wanted = [module for module in only if defined & set(self.contract[module])]
         if not wanted:
-            names = ", ".join(name for module in only for name in CONTRACT_NAMES[module])
+            names = ", ".join(name for module in only for name in self.contract[module])
             self.report(
                 None,
                 f"{label} defines none of {names}: write your code in the notebook's code cells, keeping those names",
@@ -425,14 +412,14 @@ class _Intake:
             self.write_module(module, source.encode("utf-8"), origin=label)
         for module in only:
             if module not in wanted:
-                names = ", ".join(CONTRACT_NAMES[module])
+                names = ", ".join(self.contract[module])
                 self.report(module, f"{module} was not handed in: {label} defines none of {names}")
 
 
 # -- zip and folder listings -------------------------------------------------------------------------------------
 
 
-def _zip_members(archive: zipfile.ZipFile, intake: _Intake) -> Iterator[_Member]:
+def _zip_members(archive: zipfile.ZipFile, intake: _Intake) -> Iterator[Member]:
     """The zip's regular files, minus junk; unsafe names and links are reported, never followed."""
     name = intake.source.name
     infos = archive.infolist()
@@ -440,14 +427,14 @@ def _zip_members(archive: zipfile.ZipFile, intake: _Intake) -> Iterator[_Member]
         intake.report(
             None,
             f"{name} has {len(infos)} entries, more than the limit of {intake.limits.max_entries}; only the first "
-            f"{intake.limits.max_entries} were looked at: hand in a zip of activations.py, model.py and training.py",
+            f"{intake.limits.max_entries} were looked at: hand in a zip of {intake.files_text}",
         )
         infos = infos[: intake.limits.max_entries]
     for info in infos:
         filename = info.filename
-        if filename.endswith(("/", "\\")):
+        if is_folder_entry(info):
             continue
-        unsafe = _unsafe_reason(filename)
+        unsafe = unsafe_path_reason(filename)
         if unsafe is not None:
             intake.report(
                 None,
@@ -455,41 +442,23 @@ def _zip_members(archive: zipfile.ZipFile, intake: _Intake) -> Iterator[_Member]
                 "zip the files from their own folder",
             )
             continue
-        parts = tuple(part for part in re.split(r"[/\\]", filename) if part not in ("", "."))
-        if not parts or _is_junk(parts):
+        member = zip_member(archive, info)
+        if _is_junk(member.parts):
             continue
-        if stat.S_ISLNK(info.external_attr >> 16):
+        if is_symlink_entry(info):
             intake.report(
-                _module_of(parts[-1]),
-                f"{'/'.join(parts)} in {name} is a symbolic link; it was not followed: put the file itself in the zip",
+                intake.module_of(member.name),
+                f"{member.path} in {name} is a symbolic link; it was not followed: put the file itself in the zip",
             )
             continue
-        yield _Member(
-            parts=parts,
-            size=info.file_size,
-            open=functools.partial(archive.open, info),
-            encrypted=bool(info.flag_bits & 0x1),
-        )
+        yield member
 
 
-def _unsafe_reason(filename: str) -> str | None:
-    """Why a zip entry's name could reach outside the folder it is unpacked into (None: it cannot)."""
-    if filename.startswith(("/", "\\")):
-        return "an absolute path"
-    if _DRIVE_LETTER.match(filename):
-        return "a drive letter"
-    if ".." in re.split(r"[/\\]", filename):
-        return "it climbs out of the folder with '..'"
-    if "\x00" in filename:
-        return "a NUL character"
-    return None
-
-
-def _folder_members(root: Path, intake: _Intake) -> Iterator[_Member]:
+def _folder_members(root: Path, intake: _Intake) -> Iterator[Member]:
     """A folder's regular files, minus junk, without following symbolic links, at most max_entries looked at."""
     seen = 0
 
-    def walk(directory: Path, parts: tuple[str, ...]) -> Iterator[_Member]:
+    def walk(directory: Path, parts: tuple[str, ...]) -> Iterator[Member]:
         nonlocal seen
         try:
             entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
@@ -503,8 +472,7 @@ def _folder_members(root: Path, intake: _Intake) -> Iterator[_Member]:
                     intake.report(
                         None,
                         f"{root.name}/ has more than {intake.limits.max_entries} entries; only the first "
-                        f"{intake.limits.max_entries} were looked at: hand in activations.py, model.py and "
-                        "training.py only",
+                        f"{intake.limits.max_entries} were looked at: hand in {intake.files_text} only",
                     )
                 return
             entry_parts = (*parts, entry.name)
@@ -513,42 +481,30 @@ def _folder_members(root: Path, intake: _Intake) -> Iterator[_Member]:
             label = f"{root.name}/{'/'.join(entry_parts)}"
             if entry.is_symlink():
                 intake.report(
-                    _module_of(entry.name), f"{label} is a symbolic link; it was not followed: hand in the file itself"
+                    intake.module_of(entry.name),
+                    f"{label} is a symbolic link; it was not followed: hand in the file itself",
                 )
             elif entry.is_dir(follow_symlinks=False):
                 if len(entry_parts) < _MAX_FOLDER_DEPTH:
                     yield from walk(Path(entry.path), entry_parts)
             elif entry.is_file(follow_symlinks=False):
-                yield _Member(
+                yield Member(
                     parts=entry_parts,
                     size=entry.stat(follow_symlinks=False).st_size,
-                    open=functools.partial(_open_regular_file, entry.path),
+                    open=functools.partial(open_regular_file, entry.path),
                 )
             else:
-                intake.report(_module_of(entry.name), f"{label} is not a regular file; it was ignored")
+                intake.report(intake.module_of(entry.name), f"{label} is not a regular file; it was ignored")
 
     return walk(root, ())
 
 
-def _open_regular_file(path: str) -> IO[bytes]:
-    """Open a file for reading, refusing a link or anything that is not a regular file (a FIFO would block)."""
-    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-        os.close(descriptor)
-        raise OSError(f"{os.path.basename(path)} is not a regular file")
-    return os.fdopen(descriptor, "rb")
-
-
 def _is_junk(parts: tuple[str, ...]) -> bool:
-    """macOS resource forks and metadata, editor and VCS folders, caches: nothing a student wrote."""
+    """Operating-system metadata, editor and VCS folders, caches: nothing a student wrote."""
     name = parts[-1].lower()
-    if name in JUNK_NAMES or name in JUNK_DIRS or name.startswith("._") or name.endswith((".pyc", "~")):
+    if is_system_file(parts) or name in JUNK_DIRS or name.endswith((".pyc", "~")):
         return True
     return any(part.lower() in JUNK_DIRS or part.startswith(".") for part in parts[:-1]) or name.startswith(".")
-
-
-def _module_of(name: str) -> str | None:
-    return name.lower() if name.lower() in CONTRACT_NAMES else None
 
 
 # -- checking sources ----------------------------------------------------------------------------------------------
@@ -597,7 +553,9 @@ class NotebookCode:
     defined_names: frozenset[str]
 
 
-def notebook_code(data: bytes, *, label: str) -> tuple[NotebookCode | None, list[Problem]]:
+def notebook_code(
+    data: bytes, *, label: str, contract: Mapping[str, tuple[str, ...]]
+) -> tuple[NotebookCode | None, list[Problem]]:
     """The Python source of a notebook: its code cells in order, each under a `# %% code cell N` header.
 
     IPython magics (`%...`) and shell escapes (`!...`) are commented out, and so are nbgrader's autograder-test
@@ -605,7 +563,7 @@ def notebook_code(data: bytes, *, label: str) -> tuple[NotebookCode | None, list
     commented out whole and reported, so one broken cell does not stop the other cells' code from being
     graded (its `def`/`class` names still count as defined, so the module is written and the grader says what
     is missing). Returns None, with the problem, when the data is not a readable notebook. `label` names the
-    notebook in messages.
+    notebook in messages; `contract` (`Course.contract`) tells which module a broken cell's definitions belong to.
     """
     try:
         text = data.decode("utf-8-sig")
@@ -651,13 +609,13 @@ def notebook_code(data: bytes, *, label: str) -> tuple[NotebookCode | None, list
             continue
         raw = cell.get("source", "")
         cell_source = "".join(str(line) for line in raw) if isinstance(raw, list) else str(raw)
-        if _is_nbgrader_test_cell(cell):
+        if _is_nbgrader_grade_cell(cell):
             # The release's own checks: the hidden graders replace them, and one failing assert would stop
             # every module written from this notebook from importing.
             commented = "\n".join(f"# {line}" if line else "#" for line in cell_source.splitlines())
             pieces.append(f"# %% code cell {number} (nbgrader test cell, not run)\n{commented}\n")
             continue
-        code, names, problem = _cell_code(cell_source, label=label, number=number)
+        code, names, problem = _cell_code(cell_source, label=label, number=number, contract=contract)
         defined |= names
         if problem is not None:
             cells_left_out += 1
@@ -721,14 +679,16 @@ def _oversized_notebook(document: object, *, label: str) -> Problem | None:
     return None
 
 
-def _is_nbgrader_test_cell(cell: dict[str, object]) -> bool:
+def _is_nbgrader_grade_cell(cell: dict[str, object]) -> bool:
     """An nbgrader autograder-tests cell: graded, read-only, holding no student solution."""
     metadata = cell.get("metadata")
     marks = metadata.get("nbgrader") if isinstance(metadata, dict) else None
     return isinstance(marks, dict) and marks.get("grade") is True and not marks.get("solution")
 
 
-def _cell_code(source: str, *, label: str, number: int) -> tuple[str, set[str], Problem | None]:
+def _cell_code(
+    source: str, *, label: str, number: int, contract: Mapping[str, tuple[str, ...]]
+) -> tuple[str, set[str], Problem | None]:
     """A cell as plain Python and the names it defines; magics commented out, or all of it when it does not parse."""
     detail = "it cannot be parsed"
     for code in (source, _comment_out_magics(source)):
@@ -745,7 +705,7 @@ def _cell_code(source: str, *, label: str, number: int) -> tuple[str, set[str], 
         return code, collector.names, None
     first_line = next((line.strip() for line in source.splitlines() if line.strip()), "")
     defined = set(_DEFINITION.findall(source))
-    modules = [module for module in MODULE_FILES if defined & set(CONTRACT_NAMES[module])]
+    modules = [module for module, names in contract.items() if defined & set(names)]
     problem = Problem(
         modules[0] if len(modules) == 1 else None,
         f"{label}, code cell {number} (starting `{first_line[:60]}`): {detail}; the cell was left out: "

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from coursekit.errors import CoursekitError
+
 ROSTER_COLUMNS = (
     "student_id",
     "name",
@@ -40,10 +42,10 @@ STUDENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 LMS_NUMBER_PATTERN = re.compile(r"^[0-9]{1,20}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+$")
 
-LmsIdKind = Literal["canvas", "moodle"]
+LmsName = Literal["canvas", "moodle"]
 
 
-class RosterError(ValueError):
+class RosterError(CoursekitError, ValueError):
     """The roster file is missing, unreadable, or has bad rows; the message names each line."""
 
 
@@ -76,7 +78,7 @@ class Roster:
                 return student
         return None
 
-    def by_lms_id(self, lms: LmsIdKind, lms_id: str) -> RosterStudent | None:
+    def by_lms_id(self, lms: LmsName, lms_id: str) -> RosterStudent | None:
         """The student that `lms` knows as `lms_id` (Canvas user id, or Moodle participant id), if any."""
         if not lms_id:
             return None

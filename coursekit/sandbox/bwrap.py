@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 import coursekit
+from coursekit.errors import CoursekitError
 
 # Where things appear inside the sandbox.
 SCRATCH_MOUNT = "/scratch"
@@ -59,7 +60,7 @@ ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch
 CLONE_NEWPID = 0x20000000
 
 
-class SandboxUnavailable(RuntimeError):
+class SandboxUnavailable(CoursekitError, RuntimeError):
     """bubblewrap is missing or cannot create namespaces here."""
 
 

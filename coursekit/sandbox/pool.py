@@ -28,18 +28,14 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 from coursekit.config import Course, Limits
-from coursekit.sandbox import bwrap, wire
+from coursekit.errors import CoursekitError
+from coursekit.sandbox import Isolation, Tier, bwrap, wire
 from coursekit.sandbox.student import StudentCrash, StudentError, StudentTimeout, answer_of
 from coursekit.sandbox.worker_main import CONTROL_MESSAGE_BYTES, FRAME_HEADER
 
-# What a pool is asked for; `auto` takes the strongest tier this machine offers that keeps the README's promises.
-Isolation = Literal["auto", "bwrap", "uid", "none"]
-# What a pool runs with: bubblewrap's namespaces; an unprivileged uid per slot with Landlock and seccomp (root,
-# no namespaces: Docker, Gradescope); or Landlock, seccomp and limits as the grading user.
-Tier = Literal["bwrap", "uid", "none"]
 # How long a warm worker may take to start (imports) and to clean up after a session.
 START_TIMEOUT_SECONDS = 120.0
 END_TIMEOUT_SECONDS = 15.0
@@ -115,7 +111,7 @@ def handin_files(handin_dir: Path) -> dict[str, bytes]:
     return files
 
 
-class WorkerError(RuntimeError):
+class WorkerError(CoursekitError, RuntimeError):
     """The pool itself failed (not the student's code): a worker would not start or answered nonsense."""
 
 
