@@ -144,6 +144,8 @@ class ChapterCode(_Strict):
     probes: str | None = None
     # Defines figure_png(data) -> bytes | None: the picture a grader's "figure" attachment becomes in the feedback.
     figure: str | None = None
+    # What the picture shows, said to the student above it.
+    figure_caption: str = "A picture of your work"
     # A folder with <exercise name>.py per exercise: the notebook's test cell for that exercise.
     notebook_checks: str | None = None
 

@@ -111,10 +111,11 @@ def test_each_check_is_shown_when_course_yml_says() -> None:
 def test_the_figure_is_embedded_in_the_output() -> None:
     png = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
     data = gradescope_results(dataclasses.replace(RESULT, figure_png=png, figure_part="training"), course=COURSE)
-    assert f"![Your model's fit](data:image/png;base64,{base64.b64encode(png).decode()})" in data["output"]
+    caption = COURSE.chapter.figure_caption
+    assert f"{caption}:\n\n![{caption}](data:image/png;base64,{base64.b64encode(png).decode()})" in data["output"]
     # A CommonMark renderer keeps a PNG data: URI (markdown-it, like most, refuses other data: links).
     html = MarkdownIt("commonmark").render(data["output"])
-    assert f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}" alt="Your model\'s fit"' in html
+    assert f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}" alt="{caption}"' in html
     assert "data:image" not in gradescope_results(RESULT, course=COURSE)["output"]
 
 

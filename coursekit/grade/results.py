@@ -47,6 +47,8 @@ FEEDBACK_DIR = "feedback"
 GRADES_CSV = "grades.csv"
 # grades.csv's total for a hand-in whose grading could not finish.
 NOT_GRADED = "not graded"
+# feedback/<student id>-fit.png: the feedback picture beside the student's feedback.
+FIGURE_SUFFIX = "fit.png"
 
 
 class GradesCsvError(CoursekitError, ValueError):
@@ -149,9 +151,8 @@ def _gradescope_results(result: StudentResult, *, course: Course, budget: TextBu
     if result.figure_png is not None:
         # Drawn on the trusted side by the course's code from plain data: the image is ours, not the student's.
         image = base64.b64encode(result.figure_png).decode("ascii")
-        blocks.append(
-            f"Your model after training, beside the measurements:\n\n![Your model's fit](data:image/png;base64,{image})"
-        )
+        caption = markdown_inline(course.chapter.figure_caption)
+        blocks.append(f"{caption}:\n\n![{caption}](data:image/png;base64,{image})")
     blocks.extend(f"Your code printed while the {part} part was graded:\n\n{text}" for part, text in printed.items())
     return {
         "score": _rounded(result.score),
@@ -338,8 +339,8 @@ def _feedback_markdown(result: StudentResult, *, course: Course, budget: TextBud
         if printed.strip():
             out.write(f"\nYour code printed:\n\n{budget.fit(printed, markdown_code_block)}")
         if part.id == result.figure_part and result.figure_png is not None:
-            target = markdown_link_target(f"{result.student_id}-fit.png")
-            out.write(f"\n![Your model's fit beside the measurements]({target})\n")
+            target = markdown_link_target(f"{result.student_id}-{FIGURE_SUFFIX}")
+            out.write(f"\n![{markdown_inline(course.chapter.figure_caption)}]({target})\n")
         out.write("\n")
     return out.getvalue()
 
@@ -354,7 +355,7 @@ def write_student_result(result: StudentResult, *, course: Course, out_dir: Path
     """Write results/<id>.json and feedback/<id>.md (+ the feedback picture's PNG)."""
     feedback_dir = out_dir / FEEDBACK_DIR
     if result.figure_png is not None:
-        write_atomically(feedback_dir / f"{result.student_id}-fit.png", result.figure_png)
+        write_atomically(feedback_dir / f"{result.student_id}-{FIGURE_SUFFIX}", result.figure_png)
     write_atomically(feedback_dir / f"{result.student_id}.md", feedback_markdown(result, course=course).encode())
     payload = _results_json(gradescope_results(result, course=course))
     # results.json last: its presence marks the student as graded when a batch resumes.
