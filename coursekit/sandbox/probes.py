@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from typing_extensions import TypedDict
 
+from coursekit.errors import CoursekitError
 from coursekit.sandbox import wire
 
 RANDOM_STATE_SEED = 0x5EEDC0DE
@@ -182,7 +183,7 @@ class Registration:
     source: str | None
 
 
-class ProbeRegistrationError(ValueError):
+class ProbeRegistrationError(CoursekitError, ValueError):
     """A course's probes file registers a name twice, or cannot be imported."""
 
 
