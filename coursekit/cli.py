@@ -188,7 +188,7 @@ def grade_command(
 
 
 @app.command("report")
-def report_command(
+def report_page_command(
     out: Annotated[Path, typer.Argument(help="the folder `coursekit grade` wrote", exists=True, file_okay=False)],
     submissions: Annotated[
         Path | None,

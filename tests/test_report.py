@@ -187,7 +187,12 @@ def test_the_sample_class_report_renders_in_headless_chromium(sample_report: Pat
         [
             CHROMIUM,
             *("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"),
-            *("--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"),
+            *(
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                f"--user-data-dir={tmp_path / 'profile'}",
+            ),
             # Every name fails to resolve, and every request is logged.
             "--host-resolver-rules=MAP * ~NOTFOUND",
             f"--log-net-log={netlog}",

@@ -75,6 +75,7 @@ class Mistake:
 
     hint: str
     checks: tuple[str, ...]
+    exercises: tuple[str, ...]
     students: tuple[str, ...]
     failures: int
 
@@ -174,7 +175,7 @@ def _hardest_first(items: list[Item]) -> list[Item]:
 
 
 # Clause boundaries inside a hint: after ':' or ';', and after a sentence's '.', '!' or '?' (a '.' inside a name
-# such as optimizer.zero_grad() is followed by no space).
+# such as model.forward() is followed by no space).
 _CLAUSES = re.compile(r"(?<=[:;.!?])\s+")
 # What varies between students while the mistake stays the same: numbers, quoted values, tensors' reprs.
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?!\w)")
@@ -190,9 +191,9 @@ def shown_text(markdown: str) -> str:
 def mistake_of(message: str) -> str:
     """The mistake a failure message names, as one key for every student who made it.
 
-    The hints ask about the likely mistake ("did you forget optimizer.zero_grad()?"): when a message asks a
+    The hints ask about the likely mistake ("did you forget to reset the gradients?"): when a message asks a
     question, the questions are the key; otherwise what follows the first ": " (the hints say what was seen, then
-    what it means: "count_parameters(...) is 3, expected 4: biases are trainable parameters too"), or the whole
+    what it means: "size(net) is 3, expected 4: biases count too"), or the whole
     message; in either, the values that differ between students (numbers, quoted values, tensors) become "…".
     """
     text = " ".join(shown_text(message).split())
@@ -214,6 +215,7 @@ def common_mistakes(results: Sequence[StudentResult], *, course: Course) -> list
     not here; a check that failed with no message is grouped under its own name.
     """
     groups: dict[str, tuple[set[str], set[str], list[int]]] = {}
+    exercise_of: dict[str, str] = {}
     for result in graded(results):
         unread = {part.id for part in course.assignment.parts if _unread(result, part.id, part.file)}
         for verdict in result.verdicts:
@@ -225,10 +227,17 @@ def common_mistakes(results: Sequence[StudentResult], *, course: Course) -> list
             key = mistake_of(verdict.message) if verdict.message.strip() else f"{verdict.name} failed"
             checks, students, count = groups.setdefault(key, (set(), set(), [0]))
             checks.add(verdict.name)
+            exercise_of[verdict.name] = verdict.exercise
             students.add(result.student_id)
             count[0] += 1
     mistakes = [
-        Mistake(hint=key, checks=tuple(sorted(checks)), students=tuple(sorted(students)), failures=count[0])
+        Mistake(
+            hint=key,
+            checks=tuple(sorted(checks)),
+            exercises=tuple(sorted({exercise_of[check] for check in checks})),
+            students=tuple(sorted(students)),
+            failures=count[0],
+        )
         for key, (checks, students, count) in groups.items()
     ]
     return sorted(mistakes, key=lambda m: (-len(m.students), -m.failures, m.hint))
@@ -242,7 +251,8 @@ def _unread(result: StudentResult, part: str, file: str) -> bool:
     if any(file in problem for problem in result.problems):
         return True
     verdicts = [v for v in result.verdicts if v.part == part]
-    return bool(verdicts) and not any(v.passed for v in verdicts) and len({v.message for v in verdicts}) == 1
+    messages = {v.message for v in verdicts if problem_kind(v.message) is None}
+    return bool(verdicts) and not any(v.passed for v in verdicts) and len(messages) <= 1
 
 
 # How coursekit.sandbox.pool words a part whose code ran out of time, or whose worker died.
