@@ -182,6 +182,26 @@ def grade_command(
     if report.isolation_note:
         errors.print(f"[bold yellow]warning:[/] {terminal_text(report.isolation_note)}", highlight=False)
     _render_class_summary(report, course_dir=course_dir)
+    from coursekit.report.page import write_report
+
+    page = write_report(out_dir=out, course_dir=course_dir, submissions_dir=submissions)
+    console.print(f"class report in {terminal_text(page)}", highlight=False)
+
+
+@app.command("report")
+def report_page_command(
+    out: Annotated[Path, typer.Argument(help="the folder `coursekit grade` wrote", exists=True, file_okay=False)],
+    submissions: Annotated[
+        Path | None,
+        typer.Option("--submissions", help="the hand-ins that were graded: compare their code", file_okay=False),
+    ] = None,
+    course_dir: CourseDir = Path("."),
+) -> None:
+    """Write OUT/report.html: the class at a glance, item analysis, common mistakes, figures, similarity, problems."""
+    from coursekit.report.page import write_report
+
+    page = write_report(out_dir=out, course_dir=course_dir, submissions_dir=submissions)
+    console.print(f"wrote {terminal_text(page)}", highlight=False)
 
 
 def _render_class_summary(report: object, *, course_dir: Path) -> None:

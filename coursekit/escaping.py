@@ -9,7 +9,8 @@ reprs). Each sink has one rule here, and every writer uses it:
 - markdown (`markdown_text` for a line's start, `markdown_inline` within a line): no heading, list, link,
   image, emphasis, table, HTML tag, entity or blockquote can form; text shown as printed goes in a fenced block
   (`markdown_code_block`) it cannot close;
-- HTML text (`html_text`): for cells an LMS renders as HTML;
+- HTML text (`html_text`, and `html_code` for a `<pre>` block): for cells an LMS renders as HTML, and the
+  class report;
 - CSV (`neutralise_csv_cell`, read back with `restore_csv_cell`): no cell a spreadsheet runs as a formula.
 
 Sizes: `cut` keeps the start of a text with a note saying how much was dropped, and `TextBudget` holds a whole
@@ -167,6 +168,11 @@ def markdown_link_target(path: str) -> str:
 def html_text(text: str) -> str:
     """`text` for HTML text content: plain, one line, with `&`, `<` and `>` as entities."""
     return html.escape(plain_text(text), quote=False)
+
+
+def html_code(text: str) -> str:
+    """`text` for a `<pre>` block: plain, its lines kept, with `&`, `<` and `>` as entities."""
+    return html.escape(plain_text(text, lines=True), quote=False)
 
 
 # -- CSV -------------------------------------------------------------------------------------------------------
