@@ -173,6 +173,8 @@ def _gradescope_results(result: StudentResult, *, course: Course, budget: TextBu
             "grader_errors": result.grader_errors,
             "not_graded": result.not_graded,
             "isolation": result.isolation,
+            # The part whose graders attached the feedback picture (feedback/<id>-fit.png), if any.
+            "figure_part": result.figure_part if result.figure_png is not None else None,
         },
         "tests": [
             {
@@ -287,6 +289,7 @@ def result_from_results(data: dict[str, Any], *, student_id: str) -> StudentResu
         late=bool(extra.get("late", False)),
         not_graded=str(extra["not_graded"]) if extra.get("not_graded") else None,
         isolation=str(extra.get("isolation", "")),
+        figure_part=str(extra["figure_part"]) if extra.get("figure_part") else None,
     )
 
 

@@ -16,6 +16,7 @@ from coursekit.config import Course, load_course
 from coursekit.escaping import html_code, html_text, plain_text
 from coursekit.grade.results import (
     FEEDBACK_DIR,
+    FIGURE_SUFFIX,
     StudentResult,
     graded_students,
     read_student_result,
@@ -49,26 +50,12 @@ class FeedbackFigure:
 def feedback_figure(out_dir: Path, result: StudentResult, *, course: Course) -> FeedbackFigure | None:
     """The student's feedback figure, read from OUT/feedback/ as grading wrote it; None when there is none.
 
-    The one place the report knows how grading files the figure: the PNG beside the feedback, and the part is the
-    section of the feedback markdown that shows it.
+    The PNG lies beside the feedback; results.json names the part whose graders attached it.
     """
-    name = f"{result.student_id}-fit.png"
-    path = out_dir / FEEDBACK_DIR / name
-    if not path.is_file() or path.is_symlink():
+    path = out_dir / FEEDBACK_DIR / f"{result.student_id}-{FIGURE_SUFFIX}"
+    if result.figure_part is None or not path.is_file() or path.is_symlink():
         return None
-    feedback = out_dir / FEEDBACK_DIR / f"{result.student_id}.md"
-    part_id = ""
-    if feedback.is_file():
-        headings = {f"## {part.title} ({part.file})": part.id for part in course.assignment.parts}
-        current = ""
-        for line in feedback.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("## "):
-                shown = analysis.shown_text(line)
-                current = next((pid for head, pid in headings.items() if shown.startswith(head)), "")
-            elif line.startswith("![") and name in analysis.shown_text(line):
-                part_id = current
-                break
-    return FeedbackFigure(png=path.read_bytes(), part=part_id)
+    return FeedbackFigure(png=path.read_bytes(), part=result.figure_part)
 
 
 @dataclasses.dataclass(frozen=True)
