@@ -8,30 +8,24 @@
   its own part and keep full marks in every other.
 
 It also checks that the graders' points per part add up to course.yml's, that every exercise has a grader
-test, and that every mutant is well formed. Grading imports a hand-in's modules under their contract names,
-so each hand-in is graded in a fresh process, forked from a server that has already imported torch and
-pytest (`python -m coursekit.check.checker --one HANDIN_DIR` grades one hand-in and prints its verdicts as JSON).
+test, and that every mutant is well formed. The hand-ins are graded exactly as a class is
+(`coursekit.grade.engine.grade_folders`: sandboxed workers, warm grading processes); the expectations are
+this module's.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
-import importlib
-import json
+import functools
 import math
-import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import yaml
 from rich.console import Console
@@ -41,19 +35,11 @@ from rich.table import Table
 from coursekit.config import Course, CourseConfigError, load_course
 from coursekit.errors import CoursekitError
 
+if TYPE_CHECKING:
+    from coursekit.grade.results import StudentResult
+
 MUTANT_FIELDS = ("name", "part", "file", "bug", "replace", "with")
 _KEBAB = re.compile(r"^[a-z0-9]+(-[a-zA-Z0-9]+)*$")
-
-# Imported once before forking, so that each hand-in's process starts warm. torch._dynamo is what the
-# probes' operator recorder (a TorchDispatchMode) pulls in on first use: about 1.5 s per process.
-_PRELOAD = [
-    "torch",
-    "torch._dynamo",
-    "pytest",
-    "matplotlib.figure",
-    "coursekit.grade.plugin",
-    "coursekit.sandbox.probes",
-]
 
 
 class CheckError(CoursekitError, RuntimeError):
@@ -204,185 +190,38 @@ def load_mutants(*, mutants_dir: Path, course: Course, solutions_dir: Path) -> t
 
 def write_mutant_handin(*, mutant: Mutant, solutions_dir: Path, data_dir: Path, target: Path) -> Path:
     """A hand-in folder: copies of solutions/*.py (and data/) with the mutant's bug applied."""
-    _copy_handin(solutions_dir, data_dir, target)
-    path = target / mutant.file
-    path.write_text(path.read_text(encoding="utf-8").replace(mutant.replace, mutant.replacement, 1), encoding="utf-8")
-    return target
-
-
-def _copy_handin(source_dir: Path, data_dir: Path, target: Path) -> None:
     target.mkdir(parents=True)
-    for source in sorted(source_dir.glob("*.py")):
+    for source in sorted(solutions_dir.glob("*.py")):
         shutil.copyfile(source, target / source.name)
     if data_dir.is_dir():
         shutil.copytree(data_dir, target / "data")
+    _apply(mutant, target)
+    return target
 
 
-# --- grading one hand-in, in the process that runs this -------------------------------------------------------
+def _apply(mutant: Mutant, handin_dir: Path) -> None:
+    path = handin_dir / mutant.file
+    path.write_text(path.read_text(encoding="utf-8").replace(mutant.replace, mutant.replacement, 1), encoding="utf-8")
 
 
-class _CollectionErrors:
-    """Records grader files pytest could not collect."""
-
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-
-    def pytest_collectreport(self, report: Any) -> None:
-        if report.failed:
-            text = str(report.longreprtext).strip().splitlines()
-            self.errors.append(f"{report.nodeid or 'graders'} could not be collected: {text[-1] if text else ''}")
-
-
-def grade_handin(*, course_dir: Path, handin_dir: Path) -> dict[str, Any]:
-    """Run every grader in graders/ on one hand-in in this process; return its verdicts as plain data.
-
-    Only call this in a process of its own: the hand-in's modules stay imported under their contract names.
-    """
-    import pytest
-
-    from coursekit.grade.engine import grader_arguments
-    from coursekit.grade.plugin import GradingPlugin
-    from coursekit.sandbox.pool import course_probes_file
-    from coursekit.sandbox.student import InProcessStudent
-
-    course = load_course(course_dir / "course.yml")
-    graders = course_dir / "graders"
-    student = InProcessStudent(handin_dir, probes_file=course_probes_file(course_dir, course))
-    plugin = GradingPlugin(course, lambda _part: student, handin_dir=handin_dir)
-    collection = _CollectionErrors()
-    started = time.perf_counter()
-    # Unlike class grading, a grader file that does not collect is reported, and the others still run.
-    arguments = [*grader_arguments(graders), "--continue-on-collection-errors"]
-    exit_code = int(pytest.main(arguments, plugins=[plugin, collection]))
-    return {
-        "verdicts": [dataclasses.asdict(verdict) for verdict in plugin.verdicts],
-        "errors": collection.errors,
-        "exit_code": exit_code,
-        "seconds": time.perf_counter() - started,
-    }
-
-
-def _grade_in_child(course_dir: Path, handin_dir: Path, result_path: Path, log_path: Path) -> None:
-    """The body of one forked grading process: its output goes to a log, its verdicts to a JSON file."""
-    with open(log_path, "wb") as log:
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
-    import torch
-
-    torch.set_num_threads(1)  # one core per hand-in: `jobs` hand-ins run side by side
-    result = grade_handin(course_dir=course_dir, handin_dir=handin_dir)
-    result_path.write_text(json.dumps(result), encoding="utf-8")
-
-
-class _GradingProcess:
-    """One hand-in's grading process: forked from this one, or (without fork) `python -m coursekit.check.checker --one`."""
-
-    def __init__(self, course_dir: Path, handin_dir: Path, result_path: Path, log_path: Path) -> None:
-        self.started = time.monotonic()
-        self.popen: subprocess.Popen[bytes] | None = None
-        self.pid = 0
-        if hasattr(os, "fork"):
-            self.pid = os.fork()
-            if self.pid == 0:
-                code = 1
-                try:
-                    _grade_in_child(course_dir, handin_dir, result_path, log_path)
-                    code = 0
-                finally:
-                    os._exit(code)
-            return
-        with open(result_path, "wb") as out, open(log_path, "wb") as log:
-            command = [sys.executable, "-m", "coursekit.check.checker", "--one", str(handin_dir)]
-            self.popen = subprocess.Popen([*command, "--course-dir", str(course_dir)], stdout=out, stderr=log)
-
-    def poll(self) -> int | None:
-        """The exit code once finished (negative: killed by that signal), None while it runs."""
-        if self.popen is not None:
-            return self.popen.poll()
-        finished, status = os.waitpid(self.pid, os.WNOHANG)
-        return None if finished == 0 else os.waitstatus_to_exitcode(status)
-
-    def kill(self) -> None:
-        if self.popen is not None:
-            self.popen.kill()
-            self.popen.wait()
-        else:
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-
-
-def grade_batch(
-    *, course_dir: Path, handins: dict[str, Path], jobs: int, timeout: float, workdir: Path
-) -> dict[str, Any]:
-    """Grade every hand-in, each in a fresh process forked from this one, at most `jobs` at a time.
-
-    Returns name -> the hand-in's result (see `grade_handin`) or a text saying why there is none. Forking
-    from a process that has already imported torch and pytest saves their import time per hand-in.
-    """
-    for module in _PRELOAD:
-        importlib.import_module(module)
-    waiting = list(enumerate(handins.items()))
-    running: dict[str, tuple[_GradingProcess, Path, Path]] = {}
-    results: dict[str, Any] = {}
-    while waiting or running:
-        while waiting and len(running) < jobs:
-            index, (name, handin) = waiting.pop(0)
-            result_path, log_path = workdir / f"result-{index}.json", workdir / f"result-{index}.log"
-            running[name] = (_GradingProcess(course_dir, handin, result_path, log_path), result_path, log_path)
-        time.sleep(0.02)
-        for name, (process, result_path, log_path) in list(running.items()):
-            code = process.poll()
-            if code is None:
-                if time.monotonic() - process.started > timeout:
-                    process.kill()
-                    results[name] = f"grading took longer than {timeout:g} s and was stopped"
-                    del running[name]
-                continue
-            del running[name]
-            try:
-                results[name] = json.loads(result_path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                tail = log_path.read_text(encoding="utf-8", errors="replace")[-800:] if log_path.is_file() else ""
-                results[name] = f"the grading process died (exit code {code}): {tail.strip()}"
-    return results
-
-
-def _grade_all(
-    *, course_dir: Path, handins: dict[str, Path], jobs: int, timeout: float, workdir: Path
-) -> dict[str, Any]:
-    """Run `grade_batch` in a fresh Python (`python -m coursekit.check.checker --batch`): the caller's state stays out."""
-    request = workdir / "batch.json"
-    answer = workdir / "batch-results.json"
-    request.write_text(
-        json.dumps(
-            {
-                "course_dir": str(course_dir),
-                "handins": {name: str(path) for name, path in handins.items()},
-                "jobs": jobs,
-                "timeout": timeout,
-                "workdir": str(workdir),
-                "out": str(answer),
-            }
-        ),
-        encoding="utf-8",
-    )
-    command = [sys.executable, "-m", "coursekit.check.checker", "--batch", str(request)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=course_dir)
-    if done.returncode != 0 or not answer.is_file():
-        why = f"the grading server failed (exit code {done.returncode}): {done.stderr.strip()[-800:]}"
-        return dict.fromkeys(handins, why)
-    results: dict[str, Any] = json.loads(answer.read_text(encoding="utf-8"))
-    return results
+def _graded_folder(*, course: Course, course_dir: Path, source_dir: Path, target: Path) -> Path:
+    """A hand-in folder as intake leaves one: the parts' modules from `source_dir`, the course's given modules."""
+    target.mkdir(parents=True)
+    for part in course.assignment.parts:
+        shutil.copyfile(source_dir / part.file, target / part.file)
+    for given in course.given:
+        shutil.copyfile(course_dir / given, target / Path(given).name)
+    return target
 
 
 # --- judging the results ------------------------------------------------------------------------------------
 
 
-def _part_points(result: dict[str, Any], part_ids: list[str]) -> dict[str, tuple[float, float]]:
+def _part_points(result: StudentResult, part_ids: list[str]) -> dict[str, tuple[float, float]]:
     points = {part: (0.0, 0.0) for part in part_ids}
-    for verdict in result["verdicts"]:
-        score, most = points.get(verdict["part"], (0.0, 0.0))
-        points[verdict["part"]] = (score + float(verdict["score"]), most + float(verdict["max_score"]))
+    for verdict in result.verdicts:
+        score, most = points.get(verdict.part, (0.0, 0.0))
+        points[verdict.part] = (score + verdict.score, most + verdict.max_score)
     return points
 
 
@@ -390,32 +229,18 @@ def _same(a: float, b: float) -> bool:
     return math.isclose(a, b, abs_tol=1e-9)
 
 
-def _failed_checks(result: dict[str, Any], part: str | None = None, limit: int = 3) -> str:
-    failed = [v for v in result["verdicts"] if not v["passed"] and (part is None or v["part"] == part)]
-    text = "; ".join(f"{v['name']}: {v['message']}" for v in failed[:limit])
+def _failed_checks(result: StudentResult, part: str | None = None, limit: int = 3) -> str:
+    failed = [v for v in result.verdicts if not v.passed and (part is None or v.part == part)]
+    text = "; ".join(f"{v.name}: {v.message}" for v in failed[:limit])
     return text + (f" (and {len(failed) - limit} more)" if len(failed) > limit else "")
 
 
-def _grader_trouble(name: str, result: dict[str, Any]) -> list[str]:
-    """Problems with the graders themselves seen while grading one hand-in."""
-    problems = [f"{name}: {error}" for error in result["errors"]]
-    if result["exit_code"] not in (0, 1):
-        problems.append(f"{name}: pytest stopped with exit code {result['exit_code']} (a grader or its markers)")
-    problems += [
-        f"{name}: grader test {v['test_id']} broke (not the hand-in's fault)"
-        for v in result["verdicts"]
-        if v.get("grader_error")
-    ]
-    return problems
-
-
 def _judge(
-    name: str, expectation: str, part: str | None, result: dict[str, Any] | str, part_ids: list[str]
+    name: str, expectation: str, part: str | None, result: StudentResult, part_ids: list[str]
 ) -> tuple[CheckRow, list[str]]:
-    if isinstance(result, str):
-        return CheckRow(name, expectation, part, {}, ok=False, note=result), []
+    if result.not_graded is not None:
+        return CheckRow(name, expectation, part, {}, ok=False, note=f"not graded: {result.not_graded}"), []
     points = _part_points(result, part_ids)
-    problems = _grader_trouble(name, result)
     if expectation == "full marks":
         short = [p for p, (score, most) in points.items() if not _same(score, most)]
         ok = not short
@@ -423,7 +248,7 @@ def _judge(
     elif expectation == "zero":
         scored = [p for p, (score, _) in points.items() if not _same(score, 0.0)]
         ok = not scored
-        passed = [v["name"] for v in result["verdicts"] if v["passed"]][:5]
+        passed = [v.name for v in result.verdicts if v.passed][:5]
         note = f"the stubs score points in {', '.join(scored)}, e.g. {passed}" if scored else ""
     else:
         assert part is not None
@@ -437,8 +262,9 @@ def _judge(
         if others:
             notes.append(f"also loses points in {', '.join(others)}: {_failed_checks(result, others[0])}")
         note = "; ".join(notes)
-    # A grader that broke on this hand-in leaves its expectation unproven; collection errors are the course's.
-    broke = any(v.get("grader_error") for v in result["verdicts"])
+    # A grader that broke on this hand-in leaves its expectation unproven, and is the course's problem.
+    broke = [v.test_id for v in result.verdicts if v.grader_error]
+    problems = [f"{name}: grader test {test_id} broke (not the hand-in's fault)" for test_id in broke]
     return CheckRow(name, expectation, part, points, ok=ok and not broke, note=note), problems
 
 
@@ -451,9 +277,11 @@ def check_course(*, course_dir: Path, jobs: int | None = None) -> CheckReport:
     Expectations: the solutions get full marks in every part; the stubs get zero in every part; each mutant
     loses points in its own part and keeps full marks in every other. Also reported: a part whose graders'
     points do not add up to course.yml's, an exercise without a grader test, a malformed or duplicate mutant,
-    a grader file that does not collect, a grader test that breaks. `jobs` hand-ins are graded at a time
-    (default: one per CPU core), each in a fresh process.
+    a grader test that breaks, and graders that do not run at all (then nothing is graded). `jobs` hand-ins are
+    graded at a time (default: one per CPU core), as `coursekit grade` grades a class.
     """
+    from coursekit.grade.engine import GraderSetupError, grade_folders
+
     started = time.perf_counter()
     course_dir = course_dir.resolve()
     try:
@@ -463,50 +291,50 @@ def check_course(*, course_dir: Path, jobs: int | None = None) -> CheckReport:
     graders = course_dir / "graders"
     if not (graders / "pytest.ini").is_file():
         raise CheckError(f"{graders}/pytest.ini not found: the graders run with that configuration only")
-    solutions_dir, exercises_dir, data_dir = course_dir / "solutions", course_dir / "exercises", course_dir / "data"
+    solutions_dir, exercises_dir = course_dir / "solutions", course_dir / "exercises"
     parts = course.assignment.parts
     part_ids = [part.id for part in parts]
     mutants, problems = load_mutants(mutants_dir=graders / "mutants", course=course, solutions_dir=solutions_dir)
+    report = CheckReport(rows=[], problems=problems, part_points={part.id: part.points for part in parts})
 
     with _workdir() as workdir:
+        folder = functools.partial(_graded_folder, course=course, course_dir=course_dir)
         handins: dict[str, Path] = {}
         expectations: dict[str, tuple[str, str | None]] = {}
-        handins["solutions"] = workdir / "solutions"
-        _copy_handin(solutions_dir, data_dir, handins["solutions"])
+        handins["solutions"] = folder(source_dir=solutions_dir, target=workdir / "solutions")
         expectations["solutions"] = ("full marks", None)
         missing_stubs = [part.file for part in parts if not (exercises_dir / part.file).is_file()]
         if missing_stubs:
             problems.append(f"exercises/ lacks {', '.join(missing_stubs)}: build the exercises, then check again")
         else:
-            handins["exercises"] = workdir / "exercises"
-            _copy_handin(exercises_dir, data_dir, handins["exercises"])
+            handins["exercises"] = folder(source_dir=exercises_dir, target=workdir / "exercises")
             expectations["exercises"] = ("zero", None)
         for mutant in mutants:
             name = f"mutant {mutant.name}"
-            handins[name] = write_mutant_handin(
-                mutant=mutant, solutions_dir=solutions_dir, data_dir=data_dir, target=workdir / f"mutant-{mutant.name}"
-            )
+            handins[name] = folder(source_dir=solutions_dir, target=workdir / f"mutant-{mutant.name}")
+            _apply(mutant, handins[name])
             expectations[name] = (f"loses in {mutant.part}", mutant.part)
-        timeout = course.limits.time_seconds * len(parts) + 120
-        results = _grade_all(
-            course_dir=course_dir, handins=handins, jobs=jobs or os.cpu_count() or 1, timeout=timeout, workdir=workdir
-        )
+        try:
+            results = grade_folders(handins, course_dir=course_dir, jobs=jobs)
+        except GraderSetupError as error:
+            problems.append(str(error).strip())
+            report.seconds = time.perf_counter() - started
+            return report
 
-    rows: list[CheckRow] = []
     grader_problems: list[str] = []
     for name, (expectation, losing_part) in expectations.items():
         row, trouble = _judge(name, expectation, losing_part, results[name], part_ids)
-        rows.append(row)
+        report.rows.append(row)
         grader_problems += trouble
 
     reference = results["solutions"]
-    if isinstance(reference, dict):
+    if reference.not_graded is None:
         graded = _part_points(reference, part_ids)
         for part in parts:
             most = graded[part.id][1]
             if not _same(most, part.points):
                 problems.append(f"part {part.id}: the graders give {most:g} points, course.yml gives {part.points:g}")
-        tested = {v["exercise"] for v in reference["verdicts"]}
+        tested = {v.exercise for v in reference.verdicts}
         for part in parts:
             for exercise in part.exercises:
                 if exercise.id not in tested:
@@ -516,49 +344,11 @@ def check_course(*, course_dir: Path, jobs: int | None = None) -> CheckReport:
     for problem in grader_problems:
         first_seen.setdefault(problem.split(": ", 1)[-1], problem)
     problems += first_seen.values()
-    return CheckReport(
-        rows=rows,
-        problems=problems,
-        part_points={part.id: part.points for part in parts},
-        seconds=time.perf_counter() - started,
-    )
+    report.seconds = time.perf_counter() - started
+    return report
 
 
 @contextlib.contextmanager
 def _workdir() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="coursekit-check-") as name:
         yield Path(name)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m coursekit.check.checker --one HANDIN_DIR [--course-dir DIR]`: grade one hand-in, print JSON.
-
-    `--batch REQUEST.json` grades many (see `grade_batch`); `check_course` uses it.
-    """
-    parser = argparse.ArgumentParser(prog="python -m coursekit.check.checker", description=main.__doc__)
-    action = parser.add_mutually_exclusive_group(required=True)
-    action.add_argument("--one", type=Path, help="the hand-in folder to grade in this process")
-    action.add_argument("--batch", type=Path, help="a JSON request: course_dir, handins, jobs, timeout, workdir, out")
-    parser.add_argument("--course-dir", type=Path, default=Path.cwd(), help="the course (course.yml, graders/)")
-    options = parser.parse_args(argv)
-    if options.batch is not None:
-        request = json.loads(options.batch.read_text(encoding="utf-8"))
-        results = grade_batch(
-            course_dir=Path(request["course_dir"]),
-            handins={name: Path(path) for name, path in request["handins"].items()},
-            jobs=int(request["jobs"]),
-            timeout=float(request["timeout"]),
-            workdir=Path(request["workdir"]),
-        )
-        Path(request["out"]).write_text(json.dumps(results), encoding="utf-8")
-        return 0
-    stdout = sys.stdout
-    # The graders' own output must not mix with the JSON.
-    with contextlib.redirect_stdout(sys.stderr):
-        result = grade_handin(course_dir=options.course_dir.resolve(), handin_dir=options.one.resolve())
-    stdout.write(json.dumps(result) + "\n")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

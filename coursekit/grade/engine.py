@@ -29,7 +29,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -160,15 +160,37 @@ def run_graders(
     """
     plugin = GradingPlugin(course, student_for_part, handin_dir=handin_dir)
     memory = _MemoryWatch()
+    collection = _CollectionErrors()
     captured = io.StringIO()
     with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
-        status = pytest.main(grader_arguments(graders_dir), plugins=[plugin, memory])
+        status = pytest.main(grader_arguments(graders_dir), plugins=[plugin, memory, collection, _NativeTracebacks()])
     if memory.exhausted:
         raise HandinNotGraded("grading this hand-in ran out of the grading process's memory")
     if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         # A broken grader must stop the batch loudly, never grade everyone zero.
-        raise GraderSetupError(f"the graders in {graders_dir} did not run ({status!r}):\n{captured.getvalue()}")
+        why = "".join(f"\n{error}" for error in collection.errors)
+        raise GraderSetupError(f"the graders in {graders_dir} did not run ({status!r}):{why}\n{captured.getvalue()}")
     return plugin
+
+
+class _NativeTracebacks:
+    """Failed checks' tracebacks in Python's own form. pytest's default parses the source of every frame, about
+    0.1 s per failed check (90% of grading the stubs), and no verdict reads it."""
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.option.tbstyle = "native"
+
+
+class _CollectionErrors:
+    """Records the grader files pytest could not collect: without its terminal plugin, pytest says nothing."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            lines = str(report.longreprtext).strip().splitlines()
+            self.errors.append(f"{report.nodeid or 'graders'} could not be collected: {lines[-1] if lines else ''}")
 
 
 # The batch's warm workers, started once in the parent before the grading processes fork from it;
@@ -490,7 +512,6 @@ def _grade_all(
     late_flags: dict[str, bool],
 ) -> Iterator[StudentResult]:
     """Yield each student's result as soon as it is ready, in completion order."""
-    global _batch_pool, _batch_course_dir
     unpacked = []
     for student_id, source in todo:
         late = late_flags.get(student_id, False)
@@ -500,6 +521,14 @@ def _grade_all(
             yield failed_result(student_id=student_id, problems=(f"the hand-in could not be read: {error}",), late=late)
             continue
         unpacked.append((student_id, directory, problems, late))
+    yield from _grade_unpacked(unpacked, pool=pool, course=course, course_dir=course_dir)
+
+
+def _grade_unpacked(
+    unpacked: list[tuple[str, Path, tuple[str, ...], bool]], *, pool: WorkerPool, course: Course, course_dir: Path
+) -> Iterator[StudentResult]:
+    """Grade hand-in folders ready to grade, (name, folder, problems, late) each; yield results as they finish."""
+    global _batch_pool, _batch_course_dir
     if not unpacked:
         return
     # The warm workers start (in their sandboxes) while this process warms up the graders: both take seconds.
@@ -509,6 +538,38 @@ def _grade_all(
         pool.worker(slot)
     _batch_pool, _batch_course_dir = pool, course_dir
     yield from _GradingProcesses(pool=pool, course=course).grade(unpacked)
+
+
+def grade_folders(
+    folders: Mapping[str, Path],
+    *,
+    course_dir: Path,
+    jobs: int | None = None,
+    limits: Limits | None = None,
+    isolation: Isolation = "auto",
+) -> dict[str, StudentResult]:
+    """Grade hand-in folders as they stand, through the same sandboxed workers and grading processes as a class;
+    write nothing. Return name -> result, in the order of `folders`.
+
+    For hand-ins the course itself makes (its solutions, its stubs, mutants of the solutions): no intake runs, so
+    each folder holds the parts' modules and the course's given modules already. A hand-in whose grading could
+    not finish has `not_graded` set; graders that cannot run raise GraderSetupError.
+    """
+    course_dir = course_dir.resolve()
+    course = load_course(course_dir / "course.yml")
+    unpacked = [(name, folder, (), False) for name, folder in folders.items()]
+    slots = max(1, min(jobs or os.cpu_count() or 1, len(unpacked)))
+    with (
+        _scratch_space() as scratch,
+        WorkerPool(
+            limits=limits or course.limits, scratch_dir=scratch / "workers", slots=slots, isolation=isolation
+        ) as pool,
+    ):
+        results = {
+            result.student_id: result
+            for result in _grade_unpacked(unpacked, pool=pool, course=course, course_dir=course_dir)
+        }
+    return {name: results[name] for name in folders}
 
 
 class _GradingProcesses:
