@@ -18,7 +18,7 @@ import nbformat
 import pytest
 
 from coursekit.config import load_course
-from coursekit.grade.engine import ClassReport, grade_class
+from coursekit.grade.engine import ClassReport, grade_class, grade_folders
 
 REPO = Path(__file__).resolve().parents[1]
 MALICIOUS = Path(__file__).resolve().parent / "malicious"
@@ -231,6 +231,24 @@ def test_broken_graders_stop_the_batch_instead_of_grading_everyone_zero(tmp_path
     (course / "graders" / "test_model.py").write_text("def broken(:\n", encoding="utf-8")
     submissions = tmp_path / "submissions"
     _write_handin(submissions / "alice", _sources("solutions"))
-    with pytest.raises(GraderSetupError, match="did not run"):
+    with pytest.raises(GraderSetupError, match=r"test_model\.py could not be collected: SyntaxError"):
         grade_class(course_dir=course, submissions_dir=submissions, out_dir=tmp_path / "out", jobs=1, limits=LIMITS)
     assert not (tmp_path / "out" / "results" / "alice.json").exists()
+
+
+def test_prepared_folders_are_graded_as_they_stand_and_nothing_is_written(tmp_path: Path) -> None:
+    """`grade_folders` (what `coursekit check` grades with): no intake, no results, the class's limits."""
+    solutions, hangs = tmp_path / "solutions", tmp_path / "hangs"
+    for folder in (solutions, hangs):
+        _write_handin(folder, _sources("solutions"))
+        for given in COURSE.given:
+            shutil.copy(REPO / given, folder)
+    (hangs / "model.py").write_text("import time\n\ntime.sleep(600)\n", encoding="utf-8")
+    before = sorted(tmp_path.rglob("*"))
+    results = grade_folders({"solutions": solutions, "hangs": hangs}, course_dir=REPO, jobs=2, limits=LIMITS)
+    assert list(results) == ["solutions", "hangs"]
+    assert results["solutions"].part_scores(COURSE) == FULL
+    assert results["hangs"].part_scores(COURSE) == {**FULL, "model": 0.0}
+    model_checks = [verdict for verdict in results["hangs"].verdicts if verdict.part == "model"]
+    assert model_checks and all("did not return within 8 s" in verdict.message for verdict in model_checks)
+    assert sorted(tmp_path.rglob("*")) == before

@@ -123,6 +123,7 @@ def load_mutants(*, mutants_dir: Path, course: Course, solutions_dir: Path) -> t
     mutants: list[Mutant] = []
     problems: list[str] = []
     part_ids = [part.id for part in course.assignment.parts]
+    part_files = [part.file for part in course.assignment.parts]
     seen: dict[str, Path] = {}
     for path in sorted(mutants_dir.glob("*.yml")) if mutants_dir.is_dir() else []:
         where = f"{mutants_dir.name}/{path.name}"
@@ -166,6 +167,10 @@ def load_mutants(*, mutants_dir: Path, course: Course, solutions_dir: Path) -> t
             target = solutions_dir / entry["file"]
             if not target.is_file():
                 problems.append(f"{label}: solutions/{entry['file']} does not exist")
+                continue
+            if entry["file"] not in part_files:
+                # Intake hands only the parts' modules to the graders: a bug elsewhere is never graded.
+                problems.append(f"{label}: {entry['file']} is not one of the parts' files {part_files}")
                 continue
             occurrences = target.read_text(encoding="utf-8").count(entry["replace"])
             if occurrences != 1:

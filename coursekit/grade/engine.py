@@ -190,7 +190,8 @@ class _CollectionErrors:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             lines = str(report.longreprtext).strip().splitlines()
-            self.errors.append(f"{report.nodeid or 'graders'} could not be collected: {lines[-1] if lines else ''}")
+            why = lines[-1].removeprefix("E").strip() if lines else ""
+            self.errors.append(f"{report.nodeid or 'graders'} could not be collected: {why}")
 
 
 # The batch's warm workers, started once in the parent before the grading processes fork from it;
@@ -531,6 +532,10 @@ def _grade_unpacked(
     global _batch_pool, _batch_course_dir
     if not unpacked:
         return
+    # Grader modules keep their plain names (test_model, ...) in sys.modules: another course's, graded earlier in
+    # this process, would stand in for these.
+    for path in (course_dir / "graders").glob("*.py"):
+        sys.modules.pop(path.stem, None)
     # The warm workers start (in their sandboxes) while this process warms up the graders: both take seconds.
     pool.start()
     _warm_up(course_dir, course)
