@@ -562,7 +562,9 @@ def grade_folders(
     """
     course_dir = course_dir.resolve()
     course = load_course(course_dir / "course.yml")
-    unpacked = [(name, folder, (), False) for name, folder in folders.items()]
+    unpacked: list[tuple[str, Path, tuple[str, ...], bool]] = [
+        (name, folder, (), False) for name, folder in folders.items()
+    ]
     slots = max(1, min(jobs or os.cpu_count() or 1, len(unpacked)))
     with (
         _scratch_space() as scratch,
