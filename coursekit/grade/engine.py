@@ -569,7 +569,11 @@ def grade_folders(
     with (
         _scratch_space() as scratch,
         WorkerPool(
-            limits=limits or course.limits, scratch_dir=scratch / "workers", slots=slots, isolation=isolation
+            limits=limits or course.limits,
+            scratch_dir=scratch / "workers",
+            slots=slots,
+            isolation=isolation,
+            probes_file=course_probes_file(course_dir, course),
         ) as pool,
     ):
         results = {
