@@ -67,7 +67,7 @@ def broken_course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(REPO / "solutions", course / "solutions", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "data", course / "data")
     (course / "graders" / "mutants").mkdir(parents=True)
-    for name in ("pytest.ini", "test_model.py"):
+    for name in ("pytest.ini", "test_model.py", "probes.py", "fit_figure.py"):
         shutil.copy(REPO / "graders" / name, course / "graders" / name)
     text = (REPO / "course.yml").read_text(encoding="utf-8")
     changed = text.replace("file: model.py\n      points: 30", "file: model.py\n      points: 35")
@@ -257,7 +257,7 @@ def test_a_grader_that_does_not_collect_stops_the_check_with_its_name(tmp_path: 
     shutil.copy(REPO / "course.yml", course / "course.yml")
     write_stubs(course / "solutions", course / "exercises")
     (course / "graders").mkdir()
-    for name in ("pytest.ini", "test_model.py"):
+    for name in ("pytest.ini", "test_model.py", "probes.py", "fit_figure.py"):
         shutil.copy(REPO / "graders" / name, course / "graders" / name)
     (course / "graders" / "test_half_written.py").write_text("def test_(:\n", encoding="utf-8")
     report = check_course(course_dir=course, jobs=1)
