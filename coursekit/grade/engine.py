@@ -533,16 +533,21 @@ def _grade_unpacked(
     if not unpacked:
         return
     # Grader modules keep their plain names (test_model, ...) in sys.modules: another course's, graded earlier in
-    # this process, would stand in for these.
-    for path in (course_dir / "graders").glob("*.py"):
-        sys.modules.pop(path.stem, None)
-    # The warm workers start (in their sandboxes) while this process warms up the graders: both take seconds.
-    pool.start()
-    _warm_up(course_dir, course)
-    for slot in range(pool.slots):
-        pool.worker(slot)
-    _batch_pool, _batch_course_dir = pool, course_dir
-    yield from _GradingProcesses(pool=pool, course=course).grade(unpacked)
+    # this process, would stand in for these, and these for a later one's.
+    grader_modules = [path.stem for path in (course_dir / "graders").glob("*.py")]
+    for name in grader_modules:
+        sys.modules.pop(name, None)
+    try:
+        # The warm workers start (in their sandboxes) while this process warms up the graders: both take seconds.
+        pool.start()
+        _warm_up(course_dir, course)
+        for slot in range(pool.slots):
+            pool.worker(slot)
+        _batch_pool, _batch_course_dir = pool, course_dir
+        yield from _GradingProcesses(pool=pool, course=course).grade(unpacked)
+    finally:
+        for name in grader_modules:
+            sys.modules.pop(name, None)
 
 
 def grade_folders(
