@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 from memory_limit import memory_cgroup
+from stand_ins import failing_bwrap
 
 from coursekit.config import load_course
 from coursekit.export.gradescope import (
@@ -97,11 +98,7 @@ def test_the_autograder_needs_an_exact_torch_pin(tmp_path: Path) -> None:
 
 def test_setup_sh_reports_the_isolation_tier_and_never_fails_the_build(autograder_zip: Path, tmp_path: Path) -> None:
     (report,) = [line for line in _setup_sh(autograder_zip) if "-m coursekit isolation" in line]
-    fake_bin = tmp_path / "bin"
-    fake_bin.mkdir()
-    # bubblewrap as it fails in a Docker container without user namespaces.
-    (fake_bin / "bwrap").write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
-    (fake_bin / "bwrap").chmod(0o755)
+    fake_bin = failing_bwrap(tmp_path / "bin")
     env = {**os.environ, "PATH": f"{fake_bin}:{os.environ['PATH']}", "PYTHONPATH": str(REPO)}
     # As root with Landlock, the uid tier; elsewhere none that keeps the promises.
     tier = "isolation: uid" if uid_tier_problem() is None else "isolation: none that keeps the kit's promises"

@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from stand_ins import failing_bwrap
 
 from coursekit.export import gradescope
 from coursekit.export.gradescope import build_autograder_zip
@@ -22,10 +23,6 @@ from coursekit.sandbox.pool import uid_tier_problem
 
 REPO = Path(__file__).resolve().parents[1]
 MODULES = ("activations.py", "model.py", "training.py")
-DOCKER_BWRAP = """#!/bin/sh
-echo "bwrap: No permissions to create new namespace, likely because the kernel does not allow non-privileged user namespaces." >&2
-exit 1
-"""
 
 pytestmark = [
     pytest.mark.slow,
@@ -44,10 +41,7 @@ def _grade(autograder_zip: Path, root: Path, files: dict[str, str]) -> tuple[dic
     (root / "submission").mkdir(parents=True)
     for name, text in files.items():
         (root / "submission" / name).write_text(text, encoding="utf-8")
-    stand_in = root.parent / "docker-bin"
-    stand_in.mkdir(exist_ok=True)
-    (stand_in / "bwrap").write_text(DOCKER_BWRAP)
-    (stand_in / "bwrap").chmod(0o755)
+    stand_in = failing_bwrap(root.parent / "docker-bin")
     env = {
         **os.environ,
         "PATH": f"{stand_in}:{os.environ['PATH']}",
@@ -104,10 +98,7 @@ def test_the_entry_point_refuses_to_grade_below_the_uid_tier(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, autograder_zip: Path
 ) -> None:
     # A container where neither bubblewrap nor the uid tier can run (no Landlock, say).
-    monkeypatch.setenv("PATH", f"{tmp_path / 'docker-bin'}:{os.environ['PATH']}")
-    (tmp_path / "docker-bin").mkdir()
-    (tmp_path / "docker-bin" / "bwrap").write_text(DOCKER_BWRAP)
-    (tmp_path / "docker-bin" / "bwrap").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{failing_bwrap(tmp_path / 'docker-bin')}:{os.environ['PATH']}")
     monkeypatch.setattr("coursekit.sandbox.pool.uid_tier_problem", lambda: "Landlock is disabled in this kernel")
     from coursekit.sandbox import bwrap
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from stand_ins import failing_bwrap
 
 from coursekit.config import Limits
 from coursekit.sandbox import bwrap
@@ -39,10 +40,6 @@ TIERS = [
         marks=pytest.mark.skipif(uid_tier_problem() is not None, reason=f"no uid tier here: {uid_tier_problem()}"),
     ),
 ]
-DOCKER_BWRAP = """#!/bin/sh
-echo "bwrap: No permissions to create new namespace, likely because the kernel does not allow non-privileged user namespaces." >&2
-exit 1
-"""
 
 ATTACKS = Path(__file__).parent / "attacks"
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -59,10 +56,7 @@ def tier_pool(tier: str, scratch: Path, *, limits: Limits = LIMITS, slots: int =
         ) as pool:
             yield pool
         return
-    stand_in = scratch / "docker-bin"
-    stand_in.mkdir(parents=True, exist_ok=True)
-    (stand_in / "bwrap").write_text(DOCKER_BWRAP)
-    (stand_in / "bwrap").chmod(0o755)
+    stand_in = failing_bwrap(scratch / "docker-bin")
     # The tier is chosen when the pool is made; only then must bubblewrap fail.
     path = os.environ["PATH"]
     os.environ["PATH"] = f"{stand_in}:{path}"
