@@ -134,7 +134,7 @@ class Architecture:
 
 
 # Numbers from the kernel's arch/x86/entry/syscalls/syscall_64.tbl and include/uapi/asm-generic/unistd.h;
-# tests/test_seccomp.py compares them with the installed kernel headers where those exist.
+# tests/sandbox/test_seccomp.py compares them with the installed kernel headers where those exist.
 _X86_64_SYSCALLS = {
     "ioctl": 16,
     "socket": 41,

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from repo_paths import REPO
 from similarity_styles import copied, correct_styles
 
 from coursekit.config import load_course
@@ -20,7 +21,6 @@ from coursekit.report import analysis
 from coursekit.report.page import render_report, write_report
 from coursekit.report.similarity import boilerplate_source, similar_pairs
 
-REPO = Path(__file__).resolve().parents[1]
 COURSE = load_course(REPO / "course.yml")
 FIRST, SECOND = COURSE.assignment.parts[0], COURSE.assignment.parts[1]
 EX_A, EX_B = FIRST.exercises[0].id, SECOND.exercises[0].id

@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
+from repo_paths import HOSTILE_SNIPPETS, REPO
 
 from coursekit.config import load_course
 from coursekit.grade.engine import grade_class
 from coursekit.sandbox import bwrap
 
-REPO = Path(__file__).resolve().parents[1]
 MODULES = ("activations.py", "model.py", "training.py")
 COURSE = load_course(REPO / "course.yml")
 SEEDS = range(4)
@@ -26,7 +26,7 @@ pytestmark = [
 def test_odd_answers_are_the_students_failure_never_a_grader_error(tmp_path: Path) -> None:
     submissions = tmp_path / "submissions"
     solutions = {name: (REPO / "solutions" / name).read_text() for name in MODULES}
-    odd = (Path(__file__).parent / "malicious" / "odd_answers.py").read_text()
+    odd = (HOSTILE_SNIPPETS / "odd_answers.py").read_text()
     handins = {"correct": solutions} | {
         f"odd_{seed}": {name: f"ODD_SEED = {seed}\n{odd}\n{text}" for name, text in solutions.items()} for seed in SEEDS
     }

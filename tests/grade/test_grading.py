@@ -16,12 +16,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from repo_paths import HOSTILE_SNIPPETS, REPO
 
 from coursekit.config import load_course
 from coursekit.grade.engine import ClassReport, grade_class, grade_folders
 
-REPO = Path(__file__).resolve().parents[1]
-MALICIOUS = Path(__file__).resolve().parent / "malicious"
+MALICIOUS = HOSTILE_SNIPPETS
 MODULES = ("activations.py", "model.py", "training.py")
 COURSE = load_course(REPO / "course.yml")
 FULL = {part.id: part.points for part in COURSE.assignment.parts}

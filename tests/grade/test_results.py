@@ -1,7 +1,7 @@
 """Results files: Gradescope's schema, grades.csv, feedback, atomic writes, and reading a result back.
 
 results.json is compared byte for byte with tests/golden/gradescope/results.json; after a deliberate format
-change, regenerate it with ``COURSEKIT_UPDATE_GOLDEN=1 pytest tests/test_results.py`` and review the diff.
+change, regenerate it with ``COURSEKIT_UPDATE_GOLDEN=1 pytest tests/grade/test_results.py`` and review the diff.
 """
 
 import base64
@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from markdown_it import MarkdownIt
+from repo_paths import GOLDEN as GOLDEN_FILES
+from repo_paths import REPO
 
 from coursekit.config import Course, load_course
 from coursekit.grade.plugin import Verdict
@@ -25,9 +27,8 @@ from coursekit.grade.results import (
     write_student_result,
 )
 
-REPO = Path(__file__).resolve().parents[1]
 COURSE = load_course(REPO / "course.yml")
-GOLDEN = Path(__file__).resolve().parent / "golden" / "gradescope"
+GOLDEN = GOLDEN_FILES / "gradescope"
 UPDATE_GOLDEN = os.environ.get("COURSEKIT_UPDATE_GOLDEN") == "1"
 
 

@@ -11,11 +11,11 @@ from types import ModuleType
 
 import pytest
 import torch
+from repo_paths import REPO
 
 from coursekit.author.stubs import FenceError, StaleExercisesError, build_exercises, stub_source
 from coursekit.config import Course, load_course, parse_course
 
-REPO = Path(__file__).resolve().parents[1]
 PART_FILES = ("activations.py", "model.py", "training.py")
 
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from repo_paths import REPO
 
 from coursekit.config import load_course
 from coursekit.export.lms import export_grades
@@ -22,7 +23,6 @@ from coursekit.grade.engine import grade_class
 from coursekit.grade.results import NOT_GRADED, GradesCsvError
 from coursekit.sandbox import bwrap
 
-REPO = Path(__file__).resolve().parents[1]
 MODULES = ("activations.py", "model.py", "training.py")
 COURSE = load_course(REPO / "course.yml")
 

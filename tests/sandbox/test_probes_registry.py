@@ -7,12 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from repo_paths import REPO
 
 from coursekit.sandbox import probes
 from coursekit.sandbox.answers import MalformedAnswer, check_answer
 from coursekit.sandbox.student import InProcessStudent, StudentError
 
-REPOSITORY = Path(__file__).resolve().parents[1]
+REPOSITORY = REPO
 PROBES_FILE = REPOSITORY / "graders" / "probes.py"
 OTHER_COURSE = """
 from typing_extensions import TypedDict

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from repo_paths import REPO
 
 from coursekit.config import load_course
 
-REPO = Path(__file__).resolve().parents[1]
 TEST_NAME = re.compile(r"^test_(\d+)_(\d+)_\w+$")
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from repo_paths import REPO
 
 from coursekit.config import load_course
 from coursekit.grade.plugin import Verdict
@@ -20,7 +21,6 @@ from coursekit.sandbox.probes import OpRecorder
 
 pytest_plugins = ("pytester",)
 
-REPO = Path(__file__).resolve().parents[1]
 GRADERS = REPO / "graders"
 SOLUTIONS = REPO / "solutions"
 COURSE = load_course(REPO / "course.yml")

@@ -21,6 +21,7 @@ from typing import Any
 import matplotlib
 import pytest
 import torch
+from repo_paths import REPO
 
 matplotlib.use("Agg")
 from forked_child import run_in_child, train_and_plot
@@ -28,7 +29,7 @@ from forked_child import run_in_child, train_and_plot
 from coursekit.sandbox import landlock, seccomp
 from coursekit.sandbox.landlock import FsAccess, LandlockStatus, NetAccess, Scope
 
-REPOSITORY = Path(__file__).resolve().parents[1]
+REPOSITORY = REPO
 PROBE = landlock.probe_landlock()
 needs_landlock = pytest.mark.skipif(PROBE.status is not LandlockStatus.AVAILABLE, reason=PROBE.detail)
 

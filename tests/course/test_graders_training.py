@@ -18,6 +18,7 @@ import matplotlib.pyplot  # imported once here, so pytester's module snapshot ke
 import pytest
 import torch
 import yaml
+from repo_paths import REPO
 
 from coursekit.config import load_course
 from coursekit.grade.plugin import Verdict
@@ -25,7 +26,6 @@ from coursekit.sandbox.student import StudentError
 
 pytest_plugins = ("pytester",)
 
-REPO = Path(__file__).resolve().parents[1]
 GRADERS = REPO / "graders"
 SOLUTIONS = REPO / "solutions"
 COURSE = load_course(REPO / "course.yml")

@@ -18,14 +18,14 @@ from pathlib import Path
 
 import pytest
 from markdown_it import MarkdownIt
+from repo_paths import HOSTILE_SNIPPETS, REPO
 
 from coursekit.config import load_course
 from coursekit.escaping import MAX_FILE_BYTES, MAX_MESSAGE_CHARS
 from coursekit.export.lms import export_grades
 from coursekit.grade.results import read_grades_csv
 
-REPO = Path(__file__).resolve().parents[1]
-MALICIOUS = Path(__file__).resolve().parent / "malicious"
+MALICIOUS = HOSTILE_SNIPPETS
 MODULES = ("activations.py", "model.py", "training.py")
 COURSE = load_course(REPO / "course.yml")
 FULL = {part.id: part.points for part in COURSE.assignment.parts}

@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from repo_paths import REPO
 from solution_lines import solution_body_lines
 
 from coursekit.author.release import (
@@ -26,7 +27,6 @@ from coursekit.author.release import (
 from coursekit.author.stubs import StaleExercisesError
 from coursekit.config import load_course
 
-REPO = Path(__file__).resolve().parents[1]
 COURSE = load_course(REPO / "course.yml")
 TOP = COURSE.assignment.id
 

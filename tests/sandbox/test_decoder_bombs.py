@@ -11,15 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from memory_limit import run_under_memory_limit
+from repo_paths import HOSTILE_SNIPPETS, REPO
 
 from coursekit.config import load_course
 from coursekit.sandbox import bwrap
 
-sys.path.insert(0, str(Path(__file__).parent))
-from memory_limit import run_under_memory_limit
-
-REPO = Path(__file__).resolve().parents[1]
-MALICIOUS = Path(__file__).parent / "malicious"
+MALICIOUS = HOSTILE_SNIPPETS
 MODULES = ("activations.py", "model.py", "training.py")
 COURSE = load_course(REPO / "course.yml")
 BOMBS = ("deflate", "shared", "expand", "strings")

@@ -15,13 +15,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from repo_paths import HOSTILE_SNIPPETS, REPO
 from stand_ins import failing_bwrap
 
 from coursekit.export import gradescope
 from coursekit.export.gradescope import build_autograder_zip
 from coursekit.sandbox.pool import uid_tier_problem
 
-REPO = Path(__file__).resolve().parents[1]
 MODULES = ("activations.py", "model.py", "training.py")
 
 pytestmark = [
@@ -74,9 +74,7 @@ def test_a_broken_submission_gets_zero_with_the_reason(autograder_zip: Path, tmp
 def test_a_forger_scores_what_the_stubs_score_and_sees_no_grader(autograder_zip: Path, tmp_path: Path) -> None:
     stubs, _ = _grade(autograder_zip, tmp_path / "stubs", _sources("exercises"))
     files = _sources("exercises")
-    files["activations.py"] = (Path(__file__).parent / "malicious" / "gradescope_forger.py").read_text() + files[
-        "activations.py"
-    ]
+    files["activations.py"] = (HOSTILE_SNIPPETS / "gradescope_forger.py").read_text() + files["activations.py"]
     root = tmp_path / "forger"
     results, run = _grade(autograder_zip, root, files)
     time.sleep(2)  # its detached process, had it survived, would have rewritten the file by now

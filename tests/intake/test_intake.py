@@ -16,6 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from repo_paths import REPO
 
 from coursekit.config import Course, IntakeLimits, load_course, parse_course
 from coursekit.intake.handin import (
@@ -31,7 +32,7 @@ from coursekit.intake.handin import (
     unpack_handin,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 COURSE = load_course(ROOT / "course.yml")
 MODULE_FILES = tuple(COURSE.contract)
 SOLUTIONS = {name: (ROOT / "solutions" / name).read_bytes() for name in MODULE_FILES}

@@ -1,4 +1,4 @@
-"""Real malicious hand-ins (tests/attacks/<name>/activations.py) run through both isolation tiers.
+"""Real malicious hand-ins (tests/hostile/handins/<name>/activations.py) run through both isolation tiers.
 
 Each test runs twice: in bubblewrap's sandbox, and in the uid tier (root without namespaces, as under Docker
 or on Gradescope), forced by a stand-in `bwrap` that fails the way bubblewrap fails there. Each asserts that the
@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from repo_paths import HOSTILE_HANDINS, REPO
 from stand_ins import failing_bwrap
 
 from coursekit.config import Limits
@@ -41,8 +42,8 @@ TIERS = [
     ),
 ]
 
-ATTACKS = Path(__file__).parent / "attacks"
-REPOSITORY = Path(__file__).resolve().parents[1]
+ATTACKS = HOSTILE_HANDINS
+REPOSITORY = REPO
 PROBES_FILE = REPOSITORY / "graders" / "probes.py"
 LIMITS = Limits(time_seconds=3, memory_mb=1024, processes=32, output_kb=8, file_size_mb=4, open_files=64)
 

@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 import torch
+from repo_paths import HOSTILE_HANDINS, REPO
 
 from coursekit.config import Limits
 from coursekit.sandbox.pool import WorkerPool, function_name
 from coursekit.sandbox.probes import load_course_probes
 from coursekit.sandbox.student import InProcessStudent, StudentCrash, StudentTimeout
 
-REPOSITORY = Path(__file__).resolve().parents[1]
-ATTACKS = Path(__file__).parent / "attacks"
+REPOSITORY = REPO
+ATTACKS = HOSTILE_HANDINS
 PROBES_FILE = REPOSITORY / "graders" / "probes.py"
 # Generous time: on a loaded 2-core CI machine the first probe (imports included) can take seconds.
 LIMITS = Limits(time_seconds=20, memory_mb=1024, processes=32, output_kb=8, file_size_mb=4, open_files=64)

@@ -12,6 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from repo_paths import REPO
 
 from coursekit.grade.source_check import HandinSource, Reach
 
@@ -189,7 +190,7 @@ def test_methods_of_the_hand_ins_own_classes_are_not_tensor_methods() -> None:
 
 
 def test_the_reference_solutions_reach_only_elementary_operations() -> None:
-    solutions = Path(__file__).resolve().parents[1] / "solutions"
+    solutions = REPO / "solutions"
     source = HandinSource.read(solutions)
     for function in ("tanh", "sigmoid", "relu", "leaky_relu", "hardtanh", "softplus"):
         found = source.reach("activations", function)

@@ -18,6 +18,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from repo_paths import REPO
 from solution_lines import solution_body_lines
 
 from coursekit.author.notebook import (
@@ -34,7 +35,6 @@ from coursekit.author.release import build_nbgrader_course
 from coursekit.config import load_course
 from coursekit.export.nbgrader import nbgrader_environment, run_nbgrader
 
-REPO = Path(__file__).resolve().parents[1]
 COURSE = load_course(REPO / "course.yml")
 ASSIGNMENT = COURSE.assignment
 EXERCISES = [exercise for part in ASSIGNMENT.parts for exercise in part.exercises]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from repo_paths import REPO
 from rich.console import Console
 
 from coursekit.check.checker import (
@@ -20,7 +21,6 @@ from coursekit.check.checker import (
 )
 from coursekit.config import load_course
 
-REPO = Path(__file__).resolve().parents[1]
 COURSE = load_course(REPO / "course.yml")
 FENCE = re.compile(r"^( *)### BEGIN SOLUTION\n.*?^ *### END SOLUTION\n", re.MULTILINE | re.DOTALL)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 from memory_limit import memory_cgroup
+from repo_paths import REPO
 from stand_ins import failing_bwrap
 
 from coursekit.config import load_course
@@ -37,7 +38,6 @@ from coursekit.export.gradescope import (
 )
 from coursekit.sandbox.pool import uid_tier_problem
 
-REPO = Path(__file__).resolve().parents[1]
 MODULES = ("activations.py", "model.py", "training.py")
 # Gradescope's default memory for an autograder container (its documentation, "Troubleshooting").
 GRADESCOPE_MEMORY_MB = 768

@@ -1,7 +1,7 @@
 """The LMS round trip's way back: the roster, and the grade exports (coursekit.export.lms).
 
 The exports are compared byte for byte with golden files in tests/golden/lms/; after a deliberate format change,
-regenerate them with ``COURSEKIT_UPDATE_GOLDEN=1 pytest tests/test_lms.py`` and review the diff.
+regenerate them with ``COURSEKIT_UPDATE_GOLDEN=1 pytest tests/export/test_lms.py`` and review the diff.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from lms_files import ROSTER_CSV
+from repo_paths import GOLDEN as GOLDEN_FILES
+from repo_paths import REPO
 
 from coursekit.config import Course, load_course
 from coursekit.export import ExportTarget
@@ -21,8 +23,7 @@ from coursekit.export.lms import ExportError, export_grades, format_points
 from coursekit.grade.results import GradesCsvError, StudentResult, grades_csv, read_grades_csv
 from coursekit.intake.roster import Roster, RosterError, load_roster, parse_roster
 
-REPO = Path(__file__).resolve().parents[1]
-GOLDEN = Path(__file__).resolve().parent / "golden" / "lms"
+GOLDEN = GOLDEN_FILES / "lms"
 UPDATE_GOLDEN = os.environ.get("COURSEKIT_UPDATE_GOLDEN") == "1"
 
 

@@ -19,10 +19,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from repo_paths import REPO
 
 from coursekit.export.gradescope import PYPI_INDEX, PYTORCH_CPU_INDEX, autograder_install_arguments
 
-REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
 # Modules only the nbgrader extra brings: with all of them unimportable, grading must still work.
 JUPYTER_MODULES = ("nbgrader", "notebook", "IPython", "ipykernel", "ipywidgets", "nbconvert", "nbclient", "zmq")
