@@ -922,7 +922,9 @@ def test_a_notebook_of_100000_cells_is_refused_quickly(tmp_path: Path) -> None:
             "in again",
         ),
     )
-    assert elapsed < 1, f"refusing a 100,000-cell notebook took {elapsed:.2f} s"
+    # 0.42 s of CPU on an idle 2-core machine, 1.1 s with both cores busy with other work; reading every cell
+    # (what the limit prevents) costs minutes.
+    assert elapsed < 3, f"refusing a 100,000-cell notebook took {elapsed:.2f} s"
 
 
 def test_a_refused_notebook_in_a_zip_leaves_the_rest_graded(tmp_path: Path) -> None:
