@@ -523,7 +523,7 @@ def _collect_files(
 
     late_csv: Path | None = None
     if lms == "canvas":
-        late_csv = write_late_csv(out_dir, {entry.student: bool(entry.late) for entry in entries})
+        late_csv = write_late_csv(out_dir, {entry.student: Lateness(late=bool(entry.late)) for entry in entries})
 
     collected = {entry.student for entry in entries}
     roster_without_handin = (
@@ -654,21 +654,66 @@ def _unpack_into_entry(
 # late.csv: written here, read when the collected hand-ins are graded
 
 
-def write_late_csv(submissions_dir: Path, late: dict[str, bool]) -> Path:
-    """Write ``submissions_dir/late.csv`` (columns student,late with 0/1), one row per entry, in the given order."""
+@dataclass(frozen=True)
+class Lateness:
+    """Whether a hand-in came in after its due date, and how many days late (whole days begun) where known."""
+
+    late: bool
+    days_late: int | None = None
+    """None when on time, or when the LMS says only that the hand-in is late (Canvas's download names)."""
+
+
+ON_TIME = Lateness(late=False)
+# One student's row of late.csv is a few bytes; a bigger file is not one this module wrote.
+MAX_LATE_CSV_BYTES = 4 * 1024 * 1024
+
+
+class LateCsvError(CoursekitError, ValueError):
+    """late.csv beside the hand-ins is not the file `write_late_csv` writes; the message names the line."""
+
+
+def write_late_csv(submissions_dir: Path, late: dict[str, Lateness]) -> Path:
+    """Write ``submissions_dir/late.csv`` (columns student, late with 0/1, days_late empty where not known), one
+    row per entry, in the given order."""
     path = submissions_dir / LATE_CSV
     with path.open("w", encoding="utf-8", newline="") as stream:
         writer = csv.writer(stream, lineterminator="\n")
-        writer.writerow(["student", "late"])
-        for student, is_late in late.items():
-            writer.writerow([student, 1 if is_late else 0])
+        writer.writerow(["student", "late", "days_late"])
+        for student, lateness in late.items():
+            days = "" if lateness.days_late is None or not lateness.late else lateness.days_late
+            writer.writerow([student, 1 if lateness.late else 0, days])
     return path
 
 
-def read_late_flags(submissions_dir: Path) -> dict[str, bool]:
-    """The late flags of ``submissions_dir/late.csv``, as `write_late_csv` wrote them; empty when there is none."""
+def read_late_csv(submissions_dir: Path) -> dict[str, Lateness]:
+    """Each entry's lateness from ``submissions_dir/late.csv``, as `write_late_csv` wrote it (an instructor may fill
+    in days_late, from Canvas's gradebook say); empty when there is none. A bad row is an error naming its line:
+    a late policy must never guess."""
     path = submissions_dir / LATE_CSV
     if not path.is_file():
         return {}
-    with path.open(newline="", encoding="utf-8") as file:
-        return {row["student"]: row.get("late", "0").strip() in ("1", "true", "True") for row in csv.DictReader(file)}
+    if path.stat().st_size > MAX_LATE_CSV_BYTES:
+        raise LateCsvError(f"{path}: larger than {MAX_LATE_CSV_BYTES} bytes; not a late.csv that collect wrote")
+    found: dict[str, Lateness] = {}
+    with path.open(newline="", encoding="utf-8-sig") as file:
+        rows = csv.DictReader(file)
+        if rows.fieldnames is None or not {"student", "late"} <= set(rows.fieldnames):
+            raise LateCsvError(f"{path}, line 1: expected the columns student,late,days_late")
+        for row in rows:
+            line = rows.line_num
+            student, flag, days = (row.get(key) or "" for key in ("student", "late", "days_late"))
+            if flag.strip() not in ("0", "1"):
+                raise LateCsvError(f"{path}, line {line}: late must be 0 or 1, got {flag!r}")
+            days = days.strip()
+            if days and (not _DIGITS.match(days) or int(days) < 1 or flag.strip() == "0"):
+                raise LateCsvError(
+                    f"{path}, line {line}: days_late must be a whole number of days, 1 or more, on a late row; "
+                    f"got {days!r}"
+                )
+            found[student] = Lateness(late=flag.strip() == "1", days_late=int(days) if days else None)
+    return found
+
+
+def read_late_flags(submissions_dir: Path) -> dict[str, bool]:
+    """The late flags of ``submissions_dir/late.csv``; empty when there is none."""
+    return {student: lateness.late for student, lateness in read_late_csv(submissions_dir).items()}

@@ -10,10 +10,14 @@ from lms_files import ROSTER_CSV, make_zip, tree, zip_bytes
 
 from coursekit.intake.collect import (
     LATE_CSV,
+    ON_TIME,
     CollectError,
+    LateCsvError,
+    Lateness,
     collect_download,
     parse_canvas_file_name,
     parse_moodle_path,
+    read_late_csv,
     read_late_flags,
     strip_canvas_counter,
     write_late_csv,
@@ -158,7 +162,7 @@ def test_collect_canvas_zip(tmp_path: Path, roster: Roster) -> None:
     with zipfile.ZipFile(out_dir / "bob.zip") as bob:
         assert sorted(bob.namelist()) == ["activations.py", "model.py", "training.py"]
     assert (out_dir / LATE_CSV).read_text(encoding="utf-8") == (
-        "student,late\n50105,0\nalice,0\nbob,1\ncarol,0\ndave,1\n"
+        "student,late,days_late\n50105,0,\nalice,0,\nbob,1,\ncarol,0,\ndave,1,\n"
     )
 
     assert [(entry.student, entry.path, entry.lms_id, entry.late) for entry in report.entries] == [
@@ -355,7 +359,23 @@ def test_collect_leaves_apple_double_files_out(tmp_path: Path) -> None:
 
 
 def test_late_csv_is_read_as_written(tmp_path: Path) -> None:
-    path = write_late_csv(tmp_path, {"alice": False, "bob": True})
+    path = write_late_csv(tmp_path, {"alice": ON_TIME, "bob": Lateness(late=True), "carol": Lateness(True, 3)})
     assert path == tmp_path / LATE_CSV
-    assert read_late_flags(tmp_path) == {"alice": False, "bob": True}
+    assert read_late_flags(tmp_path) == {"alice": False, "bob": True, "carol": True}
+    assert read_late_csv(tmp_path) == {"alice": ON_TIME, "bob": Lateness(late=True), "carol": Lateness(True, 3)}
     assert read_late_flags(tmp_path / "nowhere") == {}
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("alice,yes,\n", "line 2: late must be 0 or 1, got 'yes'"),
+        ("alice,1,two\n", "line 2: days_late must be a whole number of days, 1 or more, on a late row"),
+        ("alice,1,0\n", "line 2: days_late must be a whole number"),
+        ("alice,0,3\n", "line 2: days_late must be a whole number"),
+    ],
+)
+def test_a_late_csv_a_policy_cannot_trust_is_an_error(tmp_path: Path, rows: str, message: str) -> None:
+    (tmp_path / LATE_CSV).write_text("student,late,days_late\n" + rows, encoding="utf-8")
+    with pytest.raises(LateCsvError, match=message):
+        read_late_csv(tmp_path)
