@@ -365,6 +365,8 @@ def gradescope_run_command(
     console.print(f"isolation: {terminal_text(run.isolation)}", highlight=False)
     if run.memory_note:
         console.print(f"memory: {terminal_text(run.memory_note)}", highlight=False)
+    if run.lateness_note:
+        console.print(f"lateness: {terminal_text(run.lateness_note)}", highlight=False)
     console.print(f"wrote {terminal_text(run.results_path)}", highlight=False)
 
 
