@@ -6,7 +6,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from lms_files import ROSTER_CSV, make_zip, tree, zip_bytes
+from lms_files import MOODLE_WORKSHEET_CSV, ROSTER_CSV, make_zip, tree, zip_bytes
 
 from coursekit.intake.collect import (
     LATE_CSV,
@@ -23,6 +23,7 @@ from coursekit.intake.collect import (
     write_late_csv,
 )
 from coursekit.intake.roster import Roster, parse_roster
+from coursekit.intake.worksheet import parse_worksheet
 
 
 @pytest.fixture
@@ -379,3 +380,26 @@ def test_a_late_csv_a_policy_cannot_trust_is_an_error(tmp_path: Path, rows: str,
     (tmp_path / LATE_CSV).write_text("student,late,days_late\n" + rows, encoding="utf-8")
     with pytest.raises(LateCsvError, match=message):
         read_late_csv(tmp_path)
+
+
+def test_moodle_lateness_comes_from_the_grading_worksheet(tmp_path: Path) -> None:
+    worksheet = parse_worksheet(MOODLE_WORKSHEET_CSV, source="worksheet.csv")
+    download = make_zip(
+        tmp_path / "download.zip",
+        {
+            "Bob Okafor_7302_assignsubmission_file_model.py": b"# bob\n",
+            "Carol Lindqvist_7303_assignsubmission_file_model.py": b"# carol\n",
+            "Someone New_7777_assignsubmission_file_model.py": b"# new\n",
+        },
+    )
+    report = collect_download(download=download, lms="moodle", out_dir=tmp_path / "out", worksheet=worksheet)
+    assert [(entry.student, entry.late, entry.days_late) for entry in report.entries] == [
+        ("7302", True, 2),
+        ("7303", False, None),
+        ("7777", False, None),
+    ]
+    assert report.late_csv == tmp_path / "out" / LATE_CSV
+    assert read_late_csv(tmp_path / "out") == {"7302": Lateness(True, 2), "7303": ON_TIME, "7777": ON_TIME}
+    assert report.warnings == ("moodle participant 7777 is not in the grading worksheet worksheet.csv",)
+    with pytest.raises(CollectError, match="a grading worksheet is Moodle's"):
+        collect_download(download=download, lms="canvas", out_dir=tmp_path / "canvas", worksheet=worksheet)
