@@ -487,3 +487,23 @@ def test_export_applies_the_late_policy_grade_applied(tmp_path: Path, course: Co
     lenient = course.model_copy(update={"late_policy": LatePolicy(penalty_percent_per_day=5)})
     with pytest.raises(ExportError, match="Regrade with coursekit grade --force"):
         export_grades(out_dir=out_dir, to="csv", course=lenient, dest=tmp_path / "x.csv")
+
+
+def test_the_cli_fills_the_worksheet_and_says_its_points(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from coursekit.cli import app
+
+    out_dir = make_out(tmp_path)
+    (tmp_path / "roster.csv").write_text(ROSTER_CSV, encoding="utf-8")
+    (tmp_path / "worksheet.csv").write_text(MOODLE_WORKSHEET_CSV, encoding="utf-8")
+    dest = tmp_path / "filled.csv"
+    arguments = ["export", str(out_dir), "--to", "moodle", "--course-dir", str(REPO), "--dest", str(dest)]
+    missing = CliRunner().invoke(app, arguments)
+    assert missing.exit_code == 1 and "needs the assignment's grading worksheet" in missing.stderr
+    sheet = ["--worksheet", str(tmp_path / "worksheet.csv"), "--roster", str(tmp_path / "roster.csv")]
+    filled = CliRunner().invoke(app, [*arguments, *sheet, "--points", "10"])
+    assert filled.exit_code == 0, filled.output
+    said, warned = " ".join(filled.stdout.split()), " ".join(filled.stderr.split())
+    assert "out of 10 points" in said and "grade locked in Moodle, left as it was: zoe" in warned
+    assert dest.read_bytes() == (GOLDEN / "moodle_worksheet.csv").read_bytes()

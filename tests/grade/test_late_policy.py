@@ -105,3 +105,10 @@ def test_a_moodle_class_collected_graded_and_exported_under_a_late_policy(tmp_pa
     filled = parse_worksheet(dest.read_text(encoding="utf-8"))
     grades = {row.participant_id: filled.cell(row, "Grade") for row in filled.rows}
     assert (grades["7301"], grades["7302"], grades["7304"]) == ("10", "0", "9")
+
+
+def test_the_readmes_late_policy_is_a_valid_course_yml() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = next(part for part in readme.split("```yaml\n")[1:] if part.startswith("late_policy:"))
+    text = (REPO / "course.yml").read_text(encoding="utf-8") + "\n" + block.split("```")[0]
+    assert parse_course(text).late_policy == LatePolicy(penalty_percent_per_day=10, cutoff_days=3)
