@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from coursekit.config import Course
@@ -43,11 +43,12 @@ class ExportReport:
     to: ExportTarget
     dest: Path
     rows: int
-    """Student rows written (the Canvas ``Points Possible`` row not counted)."""
+    """Student rows written (the Canvas ``Points Possible`` row not counted); for Moodle, the rows filled in."""
     missing: tuple[str, ...]
-    """Roster student_ids with no hand-in: given 0, or left blank, as `missing` says."""
+    """Roster student_ids (for Moodle, worksheet participants) with no hand-in: given 0, or left blank, as
+    `missing` says."""
     not_in_roster: tuple[str, ...]
-    """Hand-ins no roster student matches; only the plain csv lists them (without name, email, section)."""
+    """Hand-ins no roster student (for Moodle, no worksheet row) matches; only the plain csv lists them."""
     unidentified: tuple[str, ...]
     """Roster student_ids the LMS cannot match: for Canvas no canvas_user_id, sis_user_id or sis_login_id (the
     row is written, Canvas falls back to the name)."""
@@ -68,7 +69,7 @@ def lms_points(total: float, *, max_total: float, points: float | None) -> str:
     value = min(max(value, Decimal(0)), most).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     # Rounding up to two decimals can pass a maximum with more decimals (7.125 -> 7.13 > 7.125).
     if value > most:
-        value = most.quantize(Decimal("0.01"), rounding="ROUND_DOWN")
+        value = most.quantize(Decimal("0.01"), rounding=ROUND_DOWN)
     return format_points(float(value))
 
 
