@@ -220,7 +220,7 @@ def _render_class_summary(report: object, *, course_dir: Path) -> None:
         mean = statistics.fmean(scores) if scores else 0.0
         full = sum(1 for s in scores if s >= part.points - 1e-9)
         table.add_row(terminal_text(part.title), f"{mean:.1f}", f"{part.points:g}", f"{full}/{len(scores)}")
-    totals = [r.score for r in results]
+    totals = [r.final_score(course) for r in results]  # after the late policy, as grades.csv
     table.add_row(
         "[bold]total",
         f"{statistics.fmean(totals) if totals else 0.0:.1f}",
