@@ -315,11 +315,12 @@ def test_gradescope_metadata_extensions_and_unreadable_files(tmp_path: Path) -> 
 
 
 def test_a_late_submission_loses_what_the_late_policy_says(autograder_zip: Path, tmp_path: Path) -> None:
-    """A correct hand-in, 1 day and 1 minute late, under a policy of 10% per day: two days begun, 20 points."""
+    """A correct hand-in, 1 day and 1 minute late, under a policy of 10% per day: two days begun, 20 points. The
+    late.csv it hands in itself says nothing: only Gradescope's metadata does."""
     results, _ = _grade_in_container(
         autograder_zip,
         tmp_path / "autograder",
-        _solutions(),
+        {**_solutions(), "late.csv": "student,late,days_late\nsubmission,0,\n"},
         memory_mb=None,
         course_yml_extra="\nlate_policy:\n  penalty_percent_per_day: 10\n  cutoff_days: 5\n",
         metadata=_metadata("2026-12-02T23:01:00.000000-08:00", "2026-12-01T23:00:00.000000-08:00"),
