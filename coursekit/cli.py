@@ -220,7 +220,7 @@ def _render_class_summary(report: object, *, course_dir: Path) -> None:
         mean = statistics.fmean(scores) if scores else 0.0
         full = sum(1 for s in scores if s >= part.points - 1e-9)
         table.add_row(terminal_text(part.title), f"{mean:.1f}", f"{part.points:g}", f"{full}/{len(scores)}")
-    totals = [r.score for r in results]
+    totals = [r.final_score(course) for r in results]  # after the late policy, as grades.csv
     table.add_row(
         "[bold]total",
         f"{statistics.fmean(totals) if totals else 0.0:.1f}",
@@ -253,11 +253,22 @@ def collect_command(
     lms: Annotated[LmsName, typer.Option("--lms", help="canvas | moodle")],
     out: Annotated[Path, typer.Option("--out", help="a new folder: one hand-in per student, for `coursekit grade`")],
     roster: Annotated[Path | None, typer.Option("--roster", help="roster CSV linking LMS ids to student ids")] = None,
+    worksheet: Annotated[
+        Path | None,
+        typer.Option("--worksheet", help="Moodle: the assignment's grading worksheet, which says who was how late"),
+    ] = None,
 ) -> None:
     """Turn an LMS bulk download into the one-entry-per-student folder that `coursekit grade` reads."""
     from coursekit.intake.collect import collect_download
+    from coursekit.intake.worksheet import load_worksheet
 
-    report = collect_download(download=download, lms=lms, out_dir=out, roster=load_roster(roster) if roster else None)
+    report = collect_download(
+        download=download,
+        lms=lms,
+        out_dir=out,
+        roster=load_roster(roster) if roster else None,
+        worksheet=load_worksheet(worksheet) if worksheet else None,
+    )
     late = sum(1 for entry in report.entries if entry.late)
     console.print(f"collected {len(report.entries)} hand-ins into {terminal_text(out)} ({late} late)", highlight=False)
     skipped = Table(title="files not placed")
@@ -291,10 +302,19 @@ def export_command(
         MissingPolicy, typer.Option("--missing", help="zero | blank: for roster students with no hand-in")
     ] = "zero",
     canvas_assignment_id: Annotated[str | None, typer.Option("--canvas-assignment-id")] = None,
+    points: Annotated[
+        float | None,
+        typer.Option("--points", help="what the LMS assignment is worth, when not course.yml's points: rescale to it"),
+    ] = None,
+    worksheet: Annotated[
+        Path | None,
+        typer.Option("--worksheet", help="moodle: the grading worksheet downloaded from the assignment, to fill in"),
+    ] = None,
     course_dir: CourseDir = Path("."),
 ) -> None:
     """Write grades for an LMS (canvas, moodle, csv), or Gradescope's autograder.zip (gradescope)."""
     from coursekit.export.lms import export_grades
+    from coursekit.intake.worksheet import load_worksheet
 
     course = load_course(course_dir / "course.yml")
     if to == "gradescope":
@@ -313,15 +333,21 @@ def export_command(
         roster=load_roster(roster) if roster else None,
         missing=missing,
         canvas_assignment_id=canvas_assignment_id,
+        points=points,
+        worksheet=load_worksheet(worksheet) if worksheet else None,
     )
-    console.print(f"wrote {report.rows} rows to {terminal_text(report.dest)}", highlight=False)
+    scale = f", out of {report.points:g} points" if report.points is not None else ""
+    console.print(f"wrote {report.rows} rows to {terminal_text(report.dest)}{scale}", highlight=False)
     for label, ids in (
         ("no hand-in", report.missing),
         ("not in the roster", report.not_in_roster),
         ("the LMS cannot identify", report.unidentified),
+        ("grade locked in Moodle, left as it was", report.locked),
     ):
         if ids:
             errors.print(f"[yellow]{label}:[/] {', '.join(terminal_text(i) for i in ids)}", highlight=False)
+    for warning in report.warnings:
+        errors.print(f"[yellow]warning:[/] {terminal_text(warning)}", highlight=False)
 
 
 @app.command("gradescope-run", hidden=True)
@@ -339,6 +365,8 @@ def gradescope_run_command(
     console.print(f"isolation: {terminal_text(run.isolation)}", highlight=False)
     if run.memory_note:
         console.print(f"memory: {terminal_text(run.memory_note)}", highlight=False)
+    if run.lateness_note:
+        console.print(f"lateness: {terminal_text(run.lateness_note)}", highlight=False)
     console.print(f"wrote {terminal_text(run.results_path)}", highlight=False)
 
 

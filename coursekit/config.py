@@ -136,6 +136,21 @@ class Gradescope(_Strict):
     stdout_visibility: Visibility = "hidden"
 
 
+class LatePolicy(_Strict):
+    """What a late hand-in loses. Days late are whole days begun after the due date: a minute late is one day."""
+
+    # Percent of the assignment's points deducted per day late (Canvas's rule), never below zero.
+    penalty_percent_per_day: float = Field(default=0, ge=0, le=100)
+    # A hand-in more days late than this scores zero; none: no cutoff.
+    cutoff_days: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _says_something(self) -> LatePolicy:
+        if self.penalty_percent_per_day == 0 and self.cutoff_days is None:
+            raise ValueError("a late policy needs penalty_percent_per_day above 0, or cutoff_days")
+        return self
+
+
 class ChapterCode(_Strict):
     """The chapter's own code beyond solutions/ and graders' tests, on the course side, each path relative to the
     course folder. Only `probes` is ever seen by student code (mounted read-only into the sandbox)."""
@@ -174,6 +189,8 @@ class Course(_Strict):
     # whatever order it is graded in. Change it each term for fresh inputs.
     seed: int = Field(default=0, ge=0)
     gradescope: Gradescope = Field(default_factory=Gradescope)
+    # None: a late hand-in is flagged in its feedback and the report, and loses nothing.
+    late_policy: LatePolicy | None = None
 
     @model_validator(mode="after")
     def _valid_files(self) -> Course:

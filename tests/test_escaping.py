@@ -319,6 +319,6 @@ def test_grades_csv_neutralises_formulas_and_keeps_numbers() -> None:
     text = grades_csv([_hostile_result("x")], course=COURSE)
     header, row = list(csv.reader(io.StringIO(text)))
     assert row[0] == "'" + FORMULA
-    assert row[1:-1] == ["0", "0", "0", "0", "100", "0"]
+    assert row[1:-1] == ["0", "0", "0", "0", "100", "0", "", "0"]
     assert "\x1b" not in row[-1] and len(row[-1]) < MAX_MESSAGE_CHARS + 40
     assert header[0] == "student"

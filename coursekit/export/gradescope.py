@@ -6,6 +6,11 @@ the image gives student code), `run_autograder` (grades /autograder/submission a
 /autograder/results/results.json), the coursekit package, course.yml, the modules given to every student, the
 data, and the hidden graders with the chapter's own code (graders/, without the mutants) — no solutions.
 
+Gradescope's /autograder/submission_metadata.json gives the submission time (``created_at``) and the due date
+(``assignment.due_date``, or a member's own ``users[].assignment.due_date`` where Gradescope gives one, the latest
+of them): `submission_lateness` turns them into days late, and course.yml's late policy applies to the run exactly
+as in ``coursekit grade`` (the run grades through the same late.csv).
+
 Gradescope's container has little memory (768 MB by default): `run_gradescope_submission` reads the container's
 limit and lowers the student's and the grading process's memory budgets to fit in it, so that the kit's own
 limits stop a hand-in before the container's OOM killer stops the run.
@@ -14,6 +19,7 @@ limits stop a hand-in before the container's OOM killer stops the run.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import io
 import json
 import re
@@ -28,7 +34,9 @@ from typing import Any
 from coursekit.config import Limits, load_course
 from coursekit.errors import CoursekitError
 from coursekit.grade.engine import grade_class
+from coursekit.grade.late import days_late
 from coursekit.grade.results import read_results_json, results_json_path
+from coursekit.intake.collect import ON_TIME, Lateness, write_late_csv
 from coursekit.sandbox.bwrap import SandboxUnavailable, package_dir
 
 AUTOGRADER_ZIP = "autograder.zip"
@@ -84,6 +92,11 @@ KIT_MEMORY_MB = 650
 # 16 MiB (coursekit.sandbox.wire).
 MIN_STUDENT_MEMORY_MB = 32
 MIN_GRADING_MEMORY_MB = 64
+
+
+SUBMISSION_METADATA = "submission_metadata.json"
+# previous_submissions holds every earlier attempt's results; a few MB covers hundreds of them.
+MAX_METADATA_BYTES = 16 * 1024 * 1024
 
 
 class AutograderSourceError(CoursekitError, ValueError):
@@ -262,6 +275,52 @@ def limits_within_container(limits: Limits, *, container_mb: int | None) -> tupl
     return limits.model_copy(update={"memory_mb": student, "grading_memory_mb": grading}), note
 
 
+def _timestamp(value: object) -> datetime.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    # Gradescope writes offsets; a bare time would compare wrongly with one.
+    return moment if moment.tzinfo is not None else None
+
+
+def submission_lateness(metadata_path: Path) -> tuple[Lateness, str | None]:
+    """How late Gradescope says this submission is (whole days begun after its due date), and a line for the log
+    when that cannot be read: on time then, since no penalty is taken on a guess."""
+    try:
+        with metadata_path.open("rb") as file:
+            data = file.read(MAX_METADATA_BYTES + 1)
+    except OSError as error:
+        return ON_TIME, f"{metadata_path}: cannot read ({error.strerror}): graded as on time"
+    if len(data) > MAX_METADATA_BYTES:
+        return ON_TIME, f"{metadata_path}: larger than {MAX_METADATA_BYTES} bytes: graded as on time"
+    try:
+        metadata = json.loads(data)
+    except ValueError as error:
+        return ON_TIME, f"{metadata_path}: not JSON ({error}): graded as on time"
+    if not isinstance(metadata, dict):
+        return ON_TIME, f"{metadata_path}: not a JSON object: graded as on time"
+    submitted = _timestamp(metadata.get("created_at"))
+    assignment = metadata.get("assignment")
+    due = _timestamp(assignment.get("due_date")) if isinstance(assignment, dict) else None
+    users = metadata.get("users")
+    # A member's own due date (an extension) where Gradescope gives one; the latest, for a group.
+    own = [
+        _timestamp(user["assignment"].get("due_date"))
+        for user in (users if isinstance(users, list) else [])
+        if isinstance(user, dict) and isinstance(user.get("assignment"), dict)
+    ]
+    own_dates = [moment for moment in own if moment is not None]
+    if own_dates:
+        due = max(own_dates)
+    if submitted is None or due is None:
+        return ON_TIME, f"{metadata_path}: no created_at or due date with a time zone: graded as on time"
+    days = days_late((submitted - due).total_seconds())
+    return (Lateness(late=True, days_late=days) if days > 0 else ON_TIME), None
+
+
 @dataclasses.dataclass(frozen=True)
 class GradescopeRun:
     """What one run_autograder did, for its log (staff only): where the results went, the isolation, the memory."""
@@ -269,6 +328,7 @@ class GradescopeRun:
     results_path: Path
     isolation: str
     memory_note: str | None
+    lateness_note: str | None = None
 
 
 def run_gradescope_submission(*, root: Path, course_dir: Path) -> GradescopeRun:
@@ -282,6 +342,9 @@ def run_gradescope_submission(*, root: Path, course_dir: Path) -> GradescopeRun:
         staging = Path(temporary) / "submissions"
         staging.mkdir()
         entry = _submission_entry(root / "submission", staging)
+        # Through late.csv, as coursekit grade reads it: the late policy applies here as there.
+        lateness, lateness_note = submission_lateness(root / SUBMISSION_METADATA)
+        write_late_csv(staging, {entry.stem: lateness})
         out = Path(temporary) / "out"
         data: dict[str, Any]
         note: str | None
@@ -303,4 +366,6 @@ def run_gradescope_submission(*, root: Path, course_dir: Path) -> GradescopeRun:
     extra["isolation_note"] = note
     extra["memory"] = {"student_mb": limits.memory_mb, "grading_mb": limits.grading_memory_mb, "note": memory_note}
     results_path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return GradescopeRun(results_path=results_path, isolation=isolation, memory_note=memory_note)
+    return GradescopeRun(
+        results_path=results_path, isolation=isolation, memory_note=memory_note, lateness_note=lateness_note
+    )

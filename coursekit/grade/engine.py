@@ -45,7 +45,7 @@ from coursekit.grade.results import (
     write_grades_csv,
     write_student_result,
 )
-from coursekit.intake.collect import read_late_flags
+from coursekit.intake.collect import read_late_csv
 from coursekit.intake.handin import discover_handins, unpack_handin
 from coursekit.sandbox.pool import Isolation, WorkerPool, WorkerSession, course_probes_file
 from coursekit.sandbox.probes import load_course_probes
@@ -397,7 +397,8 @@ def grade_class(
         entries = [(sid, path) for sid, path in entries if sid == student]
         if not entries:
             raise UnknownStudentError(f"no hand-in for student {student!r} in {submissions_dir}")
-    late_flags = read_late_flags(submissions_dir)
+    lateness = read_late_csv(submissions_dir)
+    late_flags = {student_id: entry.late for student_id, entry in lateness.items()}
     out_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, StudentResult] = {}
     resumed: list[str] = []
@@ -426,6 +427,8 @@ def grade_class(
             todo, pool=pool, course=course, course_dir=course_dir.resolve(), scratch=scratch, late_flags=late_flags
         )
         for result in batch:
+            if result.late and result.student_id in lateness:
+                result = dataclasses.replace(result, days_late=lateness[result.student_id].days_late)
             write_student_result(result, course=course, out_dir=out_dir)
             results[result.student_id] = result
             done += 1

@@ -40,6 +40,7 @@ from coursekit.escaping import (
     utf8_size,
     within_file_size,
 )
+from coursekit.grade.late import LatePenalty, late_penalty
 from coursekit.grade.plugin import Verdict
 
 RESULTS_DIR = "results"
@@ -83,6 +84,8 @@ class StudentResult:
     output: dict[str, str] = dataclasses.field(default_factory=dict)
     execution_time: float = 0.0
     late: bool = False
+    # Whole days begun after the due date, where the LMS says (late.csv; Gradescope's submission metadata).
+    days_late: int | None = None
     # The feedback picture (course.yml's chapter.figure drawn from a grader's "figure" attachment), and the part
     # whose grader attached it, under which the feedback shows it.
     figure_png: bytes | None = None
@@ -100,7 +103,25 @@ class StudentResult:
 
     @property
     def score(self) -> float:
+        """The points the checks gave, before any late penalty."""
         return sum(verdict.score for verdict in self.verdicts)
+
+    def late_penalty(self, course: Course) -> LatePenalty | None:
+        """What course.yml's late policy takes from this hand-in (coursekit.grade.late); None when on time."""
+        if self.not_graded:
+            return None
+        return late_penalty(
+            policy=course.late_policy,
+            score=self.score,
+            points=course.assignment.points,
+            late=self.late,
+            days=self.days_late,
+        )
+
+    def final_score(self, course: Course) -> float:
+        """The score after the late penalty: what grades.csv, results.json and the feedback give as the total."""
+        penalty = self.late_penalty(course)
+        return self.score - (penalty.deducted if penalty is not None else 0.0)
 
     @property
     def grader_errors(self) -> list[str]:
@@ -143,6 +164,9 @@ def _gradescope_results(result: StudentResult, *, course: Course, budget: TextBu
         part: budget.fit(text.strip("\n"), markdown_code_block) for part, text in result.output.items() if text.strip()
     }
     blocks = [_score_line(result, course=course)]
+    penalty = result.late_penalty(course)
+    if penalty is not None:
+        blocks.append(markdown_text(penalty.line(with_points=_every_check_visible(result, course=course))))
     if result.not_graded:
         reason = markdown_text(cut(result.not_graded, MAX_MESSAGE_CHARS))
         blocks = [f"{course.assignment.title}: not graded yet ({reason}); your instructor will regrade it."]
@@ -155,7 +179,7 @@ def _gradescope_results(result: StudentResult, *, course: Course, budget: TextBu
         blocks.append(f"{caption}:\n\n![{caption}](data:image/png;base64,{image})")
     blocks.extend(f"Your code printed while the {part} part was graded:\n\n{text}" for part, text in printed.items())
     return {
-        "score": _rounded(result.score),
+        "score": _rounded(result.final_score(course)),
         "execution_time": round(result.execution_time, 3),
         "output": "\n\n".join(blocks),
         "output_format": "md",
@@ -170,6 +194,8 @@ def _gradescope_results(result: StudentResult, *, course: Course, budget: TextBu
             "student": result.student_id,
             "problems": problems_data,
             "late": result.late,
+            "days_late": result.days_late,
+            "late_penalty": _rounded(penalty.deducted) if penalty is not None else 0,
             "grader_errors": result.grader_errors,
             "not_graded": result.not_graded,
             "isolation": result.isolation,
@@ -201,13 +227,17 @@ _SHOWN_WHEN: dict[Visibility, str] = {
 }
 
 
+def _every_check_visible(result: StudentResult, *, course: Course) -> bool:
+    return all(course.gradescope.visibility.of(public=verdict.public) == "visible" for verdict in result.verdicts)
+
+
 def _score_line(result: StudentResult, *, course: Course) -> str:
     """The total, when every check is visible; else the points of the visible checks, and when the rest appear."""
     title, most = course.assignment.title, _rounded(course.assignment.points)
     settings = [course.gradescope.visibility.of(public=verdict.public) for verdict in result.verdicts]
     shown = [verdict for verdict, setting in zip(result.verdicts, settings, strict=True) if setting == "visible"]
     if len(shown) == len(result.verdicts):
-        return f"{title}: {_rounded(result.score)} / {most} points."
+        return f"{title}: {_rounded(result.final_score(course))} / {most} points."
     when = " or ".join(_SHOWN_WHEN[setting] for setting in sorted(set(settings) - {"visible"}))
     if not shown:
         return f"{title}: your score (out of {most} points) and its checks are shown {when}."
@@ -287,6 +317,7 @@ def result_from_results(data: dict[str, Any], *, student_id: str) -> StudentResu
         problems=tuple(extra.get("problems", ())),
         execution_time=float(data.get("execution_time", 0.0)),
         late=bool(extra.get("late", False)),
+        days_late=int(extra["days_late"]) if extra.get("days_late") else None,
         not_graded=str(extra["not_graded"]) if extra.get("not_graded") else None,
         isolation=str(extra.get("isolation", "")),
         figure_part=str(extra["figure_part"]) if extra.get("figure_part") else None,
@@ -313,7 +344,12 @@ def _feedback_markdown(result: StudentResult, *, course: Course, budget: TextBud
         out.write(f"**{student}: not graded yet.** Grading could not finish ({markdown_inline(result.not_graded)}); ")
         out.write("your instructor has been told and will regrade your hand-in.\n")
         return out.getvalue()
-    out.write(f"**{student}: {_rounded(result.score)} / {_rounded(course.assignment.points)} points**\n\n")
+    out.write(
+        f"**{student}: {_rounded(result.final_score(course))} / {_rounded(course.assignment.points)} points**\n\n"
+    )
+    penalty = result.late_penalty(course)
+    if penalty is not None:
+        out.write(f"{markdown_text(penalty.line(with_points=True))}\n\n")
     if result.problems:
         out.write("## Problems with your hand-in\n\n")
         for problem in result.problems:
@@ -366,7 +402,10 @@ def write_student_result(result: StudentResult, *, course: Course, out_dir: Path
 
 
 def grades_csv(rows: Sequence[StudentResult], *, course: Course) -> str:
-    """grades.csv: student, one column per part, total, max_total, late, errors.
+    """grades.csv: student, one column per part, total, max_total, late, days_late, late_penalty, errors.
+
+    ``total`` is the score after the late penalty (``late_penalty`` points, coursekit.grade.late); the part
+    columns are what the checks gave. ``days_late`` is empty when on time or not known.
 
     Text cells are neutralised against spreadsheet formulas (`read_grades_csv` restores them); the errors cell is
     plain text, cut to MAX_CSV_TEXT_CHARS.
@@ -384,18 +423,30 @@ def grades_csv(rows: Sequence[StudentResult], *, course: Course) -> str:
             empty = ["" for _ in parts]
             writer.writerow(
                 neutralise_csv_row(
-                    [row.student_id, *empty, NOT_GRADED, _rounded(course.assignment.points), int(row.late), reason]
+                    [
+                        row.student_id,
+                        *empty,
+                        NOT_GRADED,
+                        _rounded(course.assignment.points),
+                        int(row.late),
+                        row.days_late or "",
+                        "",
+                        reason,
+                    ]
                 )
             )
             continue
+        penalty = row.late_penalty(course)
         writer.writerow(
             neutralise_csv_row(
                 [
                     row.student_id,
                     *(_rounded(scores[part]) for part in parts),
-                    _rounded(row.score),
+                    _rounded(row.final_score(course)),
                     _rounded(course.assignment.points),
                     int(row.late),
+                    row.days_late or "",
+                    _rounded(penalty.deducted) if penalty is not None else 0,
                     errors,
                 ]
             )
@@ -404,8 +455,10 @@ def grades_csv(rows: Sequence[StudentResult], *, course: Course) -> str:
 
 
 def grades_csv_columns(course: Course) -> list[str]:
-    """grades.csv's header: student, the part ids of course.yml, total, max_total, late, errors."""
-    return ["student", *(part.id for part in course.assignment.parts), "total", "max_total", "late", "errors"]
+    """grades.csv's header: student, the part ids of course.yml, total, max_total, late, days_late, late_penalty,
+    errors."""
+    parts = [part.id for part in course.assignment.parts]
+    return ["student", *parts, "total", "max_total", "late", "days_late", "late_penalty", "errors"]
 
 
 def write_grades_csv(rows: Iterable[StudentResult], *, course: Course, out_dir: Path) -> Path:
@@ -421,8 +474,11 @@ class GradeRow:
     student: str
     part_scores: dict[str, float | None]
     total: float
+    """After the late penalty."""
     max_total: float
     late: bool
+    days_late: int | None
+    late_penalty: float
     errors: str
 
 
@@ -471,6 +527,12 @@ def read_grades_csv(*, out_dir: Path, course: Course) -> list[GradeRow]:
             raise GradesCsvError(f"{path}, line {line}: not a number: {error}") from None
         if values["late"] not in ("0", "1"):
             raise GradesCsvError(f"{path}, line {line}: late must be 0 or 1, got {values['late']!r}")
+        if values["days_late"] and not values["days_late"].isdigit():
+            raise GradesCsvError(f"{path}, line {line}: days_late must be a whole number, got {values['days_late']!r}")
+        try:
+            penalty = float(values["late_penalty"] or 0)
+        except ValueError as error:
+            raise GradesCsvError(f"{path}, line {line}: not a number: {error}") from None
         if abs(max_total - course.assignment.points) > 1e-9:
             raise GradesCsvError(
                 f"{path}, line {line}: max_total {_rounded(max_total)} is not course.yml's "
@@ -483,6 +545,8 @@ def read_grades_csv(*, out_dir: Path, course: Course) -> list[GradeRow]:
                 total=total,
                 max_total=max_total,
                 late=values["late"] == "1",
+                days_late=int(values["days_late"]) if values["days_late"] else None,
+                late_penalty=penalty,
                 errors=values["errors"],
             )
         )

@@ -18,7 +18,12 @@ Bulk-download names, as the LMSs write them:
   (or ``_assignsubmission_onlinetext_``), holding the files with their sub-folders; without it, flat files
   ``Full Name_<participant id>_assignsubmission_file_<file name>``. Moodle replaces ``_`` in names by spaces, so the
   first ``_`` ends the name. The participant id is Moodle's per-assignment id, not the user id. Moodle's names
-  carry no late flag.
+  carry no late flag: the assignment's offline grading worksheet (coursekit.intake.worksheet) says how late each
+  participant handed in, and `collect_download` takes it from there.
+
+late.csv beside the collected hand-ins (columns student, late, days_late) keeps what the LMS said: Canvas's names
+say only whether a hand-in is late (days_late empty, so a late policy counts one day; an instructor may fill in the
+days Canvas's gradebook shows), Moodle's worksheet says by how much (days_late, whole days begun).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import assert_never
+from typing import TYPE_CHECKING, assert_never
 
 from coursekit.errors import CoursekitError
 from coursekit.intake.archives import (
@@ -53,7 +58,10 @@ from coursekit.intake.archives import (
 )
 from coursekit.intake.roster import LmsName, Roster
 
-# Beside the collected hand-ins: student,late (0/1) per entry, for Canvas, whose file names carry the late flag.
+if TYPE_CHECKING:
+    from coursekit.intake.worksheet import MoodleWorksheet
+
+# Beside the collected hand-ins: student, late (0/1), days_late per entry, from Canvas's names or Moodle's worksheet.
 LATE_CSV = "late.csv"
 # The per-student cap guards the disk against a zip bomb in the download; course.yml's intake limits still apply
 # when the hand-in is graded.
@@ -257,9 +265,11 @@ class CollectedEntry:
     lms_id: str
     lms_name: str
     late: bool | None
-    """Canvas's late flag; None for Moodle, whose names do not say."""
+    """Canvas's late flag, or Moodle's worksheet's status; None for Moodle without a worksheet."""
     files: tuple[str, ...]
     """Every file written for this student, relative to `out_dir`."""
+    days_late: int | None = None
+    """Whole days begun past the due date, where the LMS says (Moodle's worksheet)."""
 
 
 @dataclass(frozen=True)
@@ -281,7 +291,7 @@ class CollectReport:
     roster_without_handin: tuple[str, ...]
     """Roster student_ids with no file in the download. Empty without a roster."""
     late_csv: Path | None
-    """``out_dir/late.csv`` (columns student,late) for Canvas; None for Moodle."""
+    """``out_dir/late.csv`` for Canvas, and for Moodle with a worksheet; else None."""
     warnings: tuple[str, ...] = ()
 
 
@@ -407,6 +417,7 @@ def collect_download(
     lms: LmsName,
     out_dir: Path,
     roster: Roster | None = None,
+    worksheet: MoodleWorksheet | None = None,
     max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES,
 ) -> CollectReport:
     """Turn an LMS bulk download (a folder or a .zip) into one entry per student in `out_dir`.
@@ -418,7 +429,9 @@ def collect_download(
     handed in next to loose files is unpacked into that folder (loose files win over zip members of the same name).
     Re-uploads that Canvas renamed (``ops-1.py``) take their original name; of two files that end up with the same
     name the later upload wins. For Canvas, ``out_dir/late.csv`` (columns student,late with 0/1) keeps the late
-    flags; the grading pipeline reads it when present.
+    flags; the grading pipeline reads it when present. For Moodle, `worksheet` (the assignment's offline grading
+    worksheet) gives each participant's lateness, written to late.csv with the days late; a participant the download
+    has and the worksheet lacks is reported in ``warnings``.
 
     Nothing is written outside `out_dir`: names with ``..``, absolute paths, backslashes or drive letters, links,
     encrypted members and entries over `max_entry_bytes` are refused and listed in the report's ``rejected``.
@@ -431,6 +444,8 @@ def collect_download(
         raise CollectError(f"{out_dir}: exists and is not an empty folder; collect into a fresh one")
     if download.is_dir() and out_dir.resolve().is_relative_to(download.resolve()):
         raise CollectError(f"{out_dir}: inside the download {download}; collect somewhere else")
+    if worksheet is not None and lms != "moodle":
+        raise CollectError("a grading worksheet is Moodle's; Canvas's download names say which hand-ins are late")
 
     with contextlib.ExitStack() as stack:
         if download.is_dir():
@@ -447,6 +462,7 @@ def collect_download(
             lms=lms,
             out_dir=out_dir,
             roster=roster,
+            worksheet=worksheet,
             max_entry_bytes=max_entry_bytes,
         )
 
@@ -463,6 +479,7 @@ def _collect_files(
     lms: LmsName,
     out_dir: Path,
     roster: Roster | None,
+    worksheet: MoodleWorksheet | None,
     max_entry_bytes: int,
 ) -> CollectReport:
     unrecognised: list[SkippedFile] = []
@@ -509,21 +526,31 @@ def _collect_files(
             warnings.append(f"{lms} id {lms_id}: nothing could be placed, so there is no entry for {student}")
             continue
         first = winners[0]
+        lateness: Lateness | None = None
+        if lms == "canvas":
+            lateness = Lateness(late=any(piece.late for piece in winners))
+        elif worksheet is not None:
+            if worksheet.by_participant(lms_id) is None:
+                warnings.append(f"moodle participant {lms_id} is not in the grading worksheet {worksheet.source}")
+            lateness = worksheet.lateness(lms_id)
         entries.append(
             CollectedEntry(
                 student=student,
                 path=path,
                 lms_id=lms_id,
                 lms_name=first.lms_name,
-                late=any(piece.late for piece in winners) if lms == "canvas" else None,
+                late=lateness.late if lateness is not None else None,
+                days_late=lateness.days_late if lateness is not None else None,
                 files=tuple(writer.written),
             )
         )
     entries.sort(key=lambda entry: entry.student)
 
     late_csv: Path | None = None
-    if lms == "canvas":
-        late_csv = write_late_csv(out_dir, {entry.student: bool(entry.late) for entry in entries})
+    if lms == "canvas" or worksheet is not None:
+        late_csv = write_late_csv(
+            out_dir, {entry.student: Lateness(late=bool(entry.late), days_late=entry.days_late) for entry in entries}
+        )
 
     collected = {entry.student for entry in entries}
     roster_without_handin = (
@@ -654,21 +681,66 @@ def _unpack_into_entry(
 # late.csv: written here, read when the collected hand-ins are graded
 
 
-def write_late_csv(submissions_dir: Path, late: dict[str, bool]) -> Path:
-    """Write ``submissions_dir/late.csv`` (columns student,late with 0/1), one row per entry, in the given order."""
+@dataclass(frozen=True)
+class Lateness:
+    """Whether a hand-in came in after its due date, and how many days late (whole days begun) where known."""
+
+    late: bool
+    days_late: int | None = None
+    """None when on time, or when the LMS says only that the hand-in is late (Canvas's download names)."""
+
+
+ON_TIME = Lateness(late=False)
+# One student's row of late.csv is a few bytes; a bigger file is not one this module wrote.
+MAX_LATE_CSV_BYTES = 4 * 1024 * 1024
+
+
+class LateCsvError(CoursekitError, ValueError):
+    """late.csv beside the hand-ins is not the file `write_late_csv` writes; the message names the line."""
+
+
+def write_late_csv(submissions_dir: Path, late: dict[str, Lateness]) -> Path:
+    """Write ``submissions_dir/late.csv`` (columns student, late with 0/1, days_late empty where not known), one
+    row per entry, in the given order."""
     path = submissions_dir / LATE_CSV
     with path.open("w", encoding="utf-8", newline="") as stream:
         writer = csv.writer(stream, lineterminator="\n")
-        writer.writerow(["student", "late"])
-        for student, is_late in late.items():
-            writer.writerow([student, 1 if is_late else 0])
+        writer.writerow(["student", "late", "days_late"])
+        for student, lateness in late.items():
+            days = "" if lateness.days_late is None or not lateness.late else lateness.days_late
+            writer.writerow([student, 1 if lateness.late else 0, days])
     return path
 
 
-def read_late_flags(submissions_dir: Path) -> dict[str, bool]:
-    """The late flags of ``submissions_dir/late.csv``, as `write_late_csv` wrote them; empty when there is none."""
+def read_late_csv(submissions_dir: Path) -> dict[str, Lateness]:
+    """Each entry's lateness from ``submissions_dir/late.csv``, as `write_late_csv` wrote it (an instructor may fill
+    in days_late, from Canvas's gradebook say); empty when there is none. A bad row is an error naming its line:
+    a late policy must never guess."""
     path = submissions_dir / LATE_CSV
     if not path.is_file():
         return {}
-    with path.open(newline="", encoding="utf-8") as file:
-        return {row["student"]: row.get("late", "0").strip() in ("1", "true", "True") for row in csv.DictReader(file)}
+    if path.stat().st_size > MAX_LATE_CSV_BYTES:
+        raise LateCsvError(f"{path}: larger than {MAX_LATE_CSV_BYTES} bytes; not a late.csv that collect wrote")
+    found: dict[str, Lateness] = {}
+    with path.open(newline="", encoding="utf-8-sig") as file:
+        rows = csv.DictReader(file)
+        if rows.fieldnames is None or not {"student", "late"} <= set(rows.fieldnames):
+            raise LateCsvError(f"{path}, line 1: expected the columns student,late,days_late")
+        for row in rows:
+            line = rows.line_num
+            student, flag, days = (row.get(key) or "" for key in ("student", "late", "days_late"))
+            if flag.strip() not in ("0", "1"):
+                raise LateCsvError(f"{path}, line {line}: late must be 0 or 1, got {flag!r}")
+            days = days.strip()
+            if days and (not _DIGITS.match(days) or int(days) < 1 or flag.strip() == "0"):
+                raise LateCsvError(
+                    f"{path}, line {line}: days_late must be a whole number of days, 1 or more, on a late row; "
+                    f"got {days!r}"
+                )
+            found[student] = Lateness(late=flag.strip() == "1", days_late=int(days) if days else None)
+    return found
+
+
+def read_late_flags(submissions_dir: Path) -> dict[str, bool]:
+    """The late flags of ``submissions_dir/late.csv``; empty when there is none."""
+    return {student: lateness.late for student, lateness in read_late_csv(submissions_dir).items()}

@@ -34,8 +34,10 @@ from coursekit.export.gradescope import (
     build_autograder_zip,
     container_memory_limit_mb,
     limits_within_container,
+    submission_lateness,
     torch_cpu_requirement,
 )
+from coursekit.intake.collect import ON_TIME, Lateness
 from coursekit.sandbox.pool import uid_tier_problem
 
 MODULES = ("activations.py", "model.py", "training.py")
@@ -117,14 +119,27 @@ def _grade(autograder_zip: Path, root: Path, files: dict[str, str]) -> dict:
 
 
 def _grade_in_container(
-    autograder_zip: Path, root: Path, files: dict[str, str], *, memory_mb: int | None, needs_limit: bool = False
+    autograder_zip: Path,
+    root: Path,
+    files: dict[str, str],
+    *,
+    memory_mb: int | None,
+    needs_limit: bool = False,
+    course_yml_extra: str = "",
+    metadata: dict | None = None,
 ) -> tuple[dict, bool]:
     """(results.json for `files` handed in, whether run_autograder ran in a memory cgroup of `memory_mb`).
 
-    Where no cgroup can be made it runs without one, or the test is skipped if it `needs_limit`.
+    Where no cgroup can be made it runs without one, or the test is skipped if it `needs_limit`. `course_yml_extra`
+    is added to the autograder's course.yml, `metadata` written as Gradescope's submission_metadata.json.
     """
     with zipfile.ZipFile(autograder_zip) as archive:
         archive.extractall(root / "source")
+    if course_yml_extra:
+        with (root / "source" / "course.yml").open("a", encoding="utf-8") as course_yml:
+            course_yml.write(course_yml_extra)
+    if metadata is not None:
+        (root / "submission_metadata.json").write_text(json.dumps(metadata), encoding="utf-8")
     submission = root / "submission"
     submission.mkdir(parents=True)
     for name, text in files.items():
@@ -250,3 +265,68 @@ def test_the_kits_memory_budgets_fit_the_container() -> None:
     limits, note = limits_within_container(LIMITS, container_mb=512)
     assert (limits.memory_mb, limits.grading_memory_mb) == (MIN_STUDENT_MEMORY_MB, MIN_GRADING_MEMORY_MB)
     assert note is not None and f"at least {KIT_MEMORY_MB + MIN_STUDENT_MEMORY_MB + MIN_GRADING_MEMORY_MB} MB" in note
+
+
+def _metadata(created_at: str, due_date: str | None, **extra: object) -> dict:
+    """Gradescope's submission_metadata.json, as its documentation shows it."""
+    return {
+        "id": 123456,
+        "created_at": created_at,
+        "assignment": {"due_date": due_date, "late_due_date": None, "title": "Chapter 6", "total_points": "100.0"},
+        "submission_method": "upload",
+        "users": [{"email": "student@example.com", "id": 1234, "name": "Student User"}],
+        "previous_submissions": [],
+        **extra,
+    }
+
+
+@pytest.mark.parametrize(
+    ("created_at", "due_date", "expected"),
+    [
+        ("2026-12-01T22:59:59.000000-08:00", "2026-12-01T23:00:00.000000-08:00", ON_TIME),
+        ("2026-12-01T23:00:00.000000-08:00", "2026-12-01T23:00:00.000000-08:00", ON_TIME),
+        ("2026-12-01T23:01:00.000000-08:00", "2026-12-01T23:00:00.000000-08:00", Lateness(True, 1)),
+        # The same moment written in another time zone.
+        ("2026-12-03T07:00:01.000000+00:00", "2026-12-01T23:00:00.000000-08:00", Lateness(True, 2)),
+        ("2026-12-01T23:01:00.000000-08:00", None, ON_TIME),
+    ],
+)
+def test_gradescope_metadata_gives_days_late(
+    tmp_path: Path, created_at: str, due_date: str | None, expected: Lateness
+) -> None:
+    path = tmp_path / "submission_metadata.json"
+    path.write_text(json.dumps(_metadata(created_at, due_date)), encoding="utf-8")
+    assert submission_lateness(path)[0] == expected
+
+
+def test_gradescope_metadata_extensions_and_unreadable_files(tmp_path: Path) -> None:
+    path = tmp_path / "submission_metadata.json"
+    extended = _metadata("2026-12-02T23:30:00-08:00", "2026-12-01T23:00:00-08:00")
+    extended["users"][0]["assignment"] = {"due_date": "2026-12-03T23:00:00-08:00"}
+    path.write_text(json.dumps(extended), encoding="utf-8")
+    assert submission_lateness(path) == (ON_TIME, None)
+    for text, why in (("{not json", "not JSON"), ("[]", "not a JSON object")):
+        path.write_text(text, encoding="utf-8")
+        lateness, note = submission_lateness(path)
+        assert lateness == ON_TIME and note is not None and why in note
+    path.write_text(json.dumps(_metadata("2026-12-02T23:30:00", "2026-12-01T23:00:00")), encoding="utf-8")
+    assert submission_lateness(path)[0] == ON_TIME
+    assert "cannot read" in (submission_lateness(tmp_path / "absent.json")[1] or "")
+
+
+def test_a_late_submission_loses_what_the_late_policy_says(autograder_zip: Path, tmp_path: Path) -> None:
+    """A correct hand-in, 1 day and 1 minute late, under a policy of 10% per day: two days begun, 20 points. The
+    late.csv it hands in itself says nothing: only Gradescope's metadata does."""
+    results, _ = _grade_in_container(
+        autograder_zip,
+        tmp_path / "autograder",
+        {**_solutions(), "late.csv": "student,late,days_late\nsubmission,0,\n"},
+        memory_mb=None,
+        course_yml_extra="\nlate_policy:\n  penalty_percent_per_day: 10\n  cutoff_days: 5\n",
+        metadata=_metadata("2026-12-02T23:01:00.000000-08:00", "2026-12-01T23:00:00.000000-08:00"),
+    )
+    assert results["score"] == 80 and sum(test["score"] for test in results["tests"]) == 100
+    assert results["extra_data"]["days_late"] == 2 and results["extra_data"]["late_penalty"] == 20
+    # The other checks wait for the due date, so the points deducted (which could tell the score) wait too.
+    assert "Handed in 2 days late; the late policy deducts 10% of the 100 points per day late." in results["output"]
+    assert "points deducted" not in results["output"]

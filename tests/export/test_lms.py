@@ -13,15 +13,17 @@ import os
 from pathlib import Path
 
 import pytest
-from lms_files import ROSTER_CSV
+from lms_files import MOODLE_WORKSHEET_CSV, ROSTER_CSV
 from repo_paths import GOLDEN as GOLDEN_FILES
 from repo_paths import REPO
 
-from coursekit.config import Course, load_course
+from coursekit.config import Course, LatePolicy, load_course
 from coursekit.export import ExportTarget
-from coursekit.export.lms import ExportError, export_grades, format_points
+from coursekit.export.lms import ExportError, export_grades, format_points, lms_points
+from coursekit.grade.plugin import Verdict
 from coursekit.grade.results import GradesCsvError, StudentResult, grades_csv, read_grades_csv
 from coursekit.intake.roster import Roster, RosterError, load_roster, parse_roster
+from coursekit.intake.worksheet import MoodleWorksheet, WorksheetError, parse_worksheet, status_lateness
 
 GOLDEN = GOLDEN_FILES / "lms"
 UPDATE_GOLDEN = os.environ.get("COURSEKIT_UPDATE_GOLDEN") == "1"
@@ -35,6 +37,11 @@ def course() -> Course:
 @pytest.fixture
 def roster() -> Roster:
     return parse_roster(ROSTER_CSV, source="roster.csv")
+
+
+@pytest.fixture
+def worksheet() -> MoodleWorksheet:
+    return parse_worksheet(MOODLE_WORKSHEET_CSV, source="worksheet.csv")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -123,12 +130,12 @@ def test_roster_links_handins_by_any_id(roster: Roster) -> None:
 # Exporting grades
 
 GRADES_CSV = """\
-student,activations,model,training,total,max_total,late,errors
-alice,30,30,40,100,100,0,
-bob,30,12.5,0,42.5,100,1,training: the validation loss never went down
-carol,15,30,40,85,100,0,
-50104,20,20,20.333,60.333,100,0,
-mallory,0,0,0,0,100,0,"no activations.py, model.py or training.py"
+student,activations,model,training,total,max_total,late,days_late,late_penalty,errors
+alice,30,30,40,100,100,0,,0,
+bob,30,12.5,0,42.5,100,1,2,0,training: the validation loss never went down
+carol,15,30,40,85,100,0,,0,
+50104,20,20,20.333,60.333,100,1,1,0,
+mallory,0,0,0,0,100,0,,0,"no activations.py, model.py or training.py"
 """
 
 
@@ -182,12 +189,89 @@ def test_export_canvas_blank_for_missing_and_new_assignment(tmp_path: Path, cour
     check_golden(dest, "canvas_blank_new_assignment.csv")
 
 
-def test_export_moodle_matches_golden(tmp_path: Path, course: Course, roster: Roster) -> None:
-    dest = tmp_path / "moodle.csv"
-    report = export_grades(out_dir=make_out(tmp_path), to="moodle", course=course, dest=dest, roster=roster)
-    check_golden(dest, "moodle.csv")
-    assert report.rows == 5
-    assert report.unidentified == ("erin",)
+def test_export_canvas_rescaled_matches_golden(tmp_path: Path, course: Course, roster: Roster) -> None:
+    dest = tmp_path / "canvas.csv"
+    report = export_grades(
+        out_dir=make_out(tmp_path),
+        to="canvas",
+        course=course,
+        dest=dest,
+        roster=roster,
+        canvas_assignment_id="4242",
+        points=7.5,
+    )
+    check_golden(dest, "canvas_rescaled.csv")
+    rows = list(csv.reader(io.StringIO(dest.read_text(encoding="utf-8"), newline="")))
+    # Points Possible, then 100, 42.5, 85, 60.333 of 100 at 7.5 points, rounded half up: 3.1875 -> 3.19.
+    assert [row[5] for row in rows[1:6]] == ["7.5", "7.5", "3.19", "6.38", "4.52"]
+    assert report.points == 7.5
+
+
+def test_export_moodle_worksheet_matches_golden(
+    tmp_path: Path, course: Course, roster: Roster, worksheet: MoodleWorksheet
+) -> None:
+    dest = tmp_path / "worksheet.csv"
+    report = export_grades(
+        out_dir=make_out(tmp_path), to="moodle", course=course, dest=dest, roster=roster, worksheet=worksheet
+    )
+    check_golden(dest, "moodle_worksheet.csv")
+    assert report.points == 10 and report.locked == ("zoe",)
+    assert report.missing == ("erin", "Participant 7399") and report.not_in_roster == ("mallory",)
+    filled = parse_worksheet(dest.read_text(encoding="utf-8"), source="filled.csv")
+    assert filled.header == worksheet.header and dest.read_bytes().startswith("\ufeff".encode())
+    grades = {
+        row.participant_id: (filled.cell(row, "Grade"), filled.cell(row, "Feedback comments")) for row in filled.rows
+    }
+    assert grades["7301"][0] == "10" and grades["7303"][0] == "8.5" and grades["7304"][0] == "6.03"
+    assert grades["7302"] == (
+        "4.25",
+        "Activation functions (activations): 30/30; A custom nn.Module (model): 12.5/30; Training with a validation "
+        "split (training): 0/40. Total 42.5/100, 4.25/10 here. Handed in 2 days late; no late penalty applies. "
+        "Problems: training: the validation loss never went down",
+    )
+    assert grades["7305"] == ("0", "No hand-in received.")
+    # Moodle's own cells stay as downloaded: its upload skips a row whose grade changed after Last modified (grade).
+    for before, after in zip(worksheet.rows, filled.rows, strict=True):
+        for column in ("Identifier", "Status", "Maximum Grade", "Grade can be changed", "Last modified (grade)"):
+            assert filled.cell(after, column) == worksheet.cell(before, column)
+    zoe = filled.by_participant("7320")
+    assert zoe is not None and (filled.cell(zoe, "Grade"), filled.cell(zoe, "Feedback comments")) == ("9.50", "Done.")
+    hostile = next(line for line in dest.read_text(encoding="utf-8").splitlines() if "7399" in line)
+    assert '"\'=HYPERLINK(""http://evil.example"",""x"")"' in hostile and ",'@SUM(1)," in hostile
+
+
+def test_export_moodle_worksheet_without_a_roster_matches_participant_ids(
+    tmp_path: Path, course: Course, worksheet: MoodleWorksheet
+) -> None:
+    out_dir = make_out(tmp_path)
+    text = GRADES_CSV.replace("alice,", "7301,").replace("carol,", "moodle-7303,")
+    (out_dir / "grades.csv").write_text(text, encoding="utf-8")
+    dest = tmp_path / "worksheet.csv"
+    report = export_grades(out_dir=out_dir, to="moodle", course=course, dest=dest, worksheet=worksheet, missing="blank")
+    filled = parse_worksheet(dest.read_text(encoding="utf-8"))
+    grades = {row.participant_id: filled.cell(row, "Grade") for row in filled.rows}
+    # Blank: rows with no hand-in are left as they were (Moodle skips an empty grade).
+    assert grades == {"7301": "10", "7302": "", "7303": "8.5", "7304": "", "7305": "", "7320": "9.50", "7399": ""}
+    assert report.not_in_roster == ("50104", "bob", "mallory") and report.rows == 2
+
+
+def test_export_moodle_needs_the_worksheet_and_its_points(
+    tmp_path: Path, course: Course, roster: Roster, worksheet: MoodleWorksheet
+) -> None:
+    out_dir = make_out(tmp_path)
+    with pytest.raises(ExportError, match="needs the assignment's grading worksheet"):
+        export_grades(out_dir=out_dir, to="moodle", course=course, dest=tmp_path / "x.csv", roster=roster)
+    with pytest.raises(ExportError, match="--points 100 is not the assignment's Maximum Grade 10"):
+        export_grades(
+            out_dir=out_dir, to="moodle", course=course, dest=tmp_path / "x.csv", worksheet=worksheet, points=100
+        )
+    scale = parse_worksheet(MOODLE_WORKSHEET_CSV.replace('"Maximum Grade"', "Scale"))
+    with pytest.raises(ExportError, match="graded on a scale"):
+        export_grades(out_dir=out_dir, to="moodle", course=course, dest=tmp_path / "x.csv", worksheet=scale)
+    with pytest.raises(ExportError, match=r"plain csv keeps course\.yml's points"):
+        export_grades(out_dir=out_dir, to="csv", course=course, dest=tmp_path / "x.csv", points=10)
+    with pytest.raises(ExportError, match="worth more than 0 points"):
+        export_grades(out_dir=out_dir, to="canvas", course=course, dest=tmp_path / "x.csv", roster=roster, points=0)
 
 
 def test_export_plain_csv_matches_golden(tmp_path: Path, course: Course, roster: Roster) -> None:
@@ -205,8 +289,8 @@ def test_export_plain_csv_without_roster_matches_golden(tmp_path: Path, course: 
     assert report.not_in_roster == ()
 
 
-def test_export_needs_a_roster_for_an_lms(tmp_path: Path, course: Course) -> None:
-    targets: tuple[ExportTarget, ...] = ("canvas", "moodle")
+def test_export_needs_a_roster_for_canvas(tmp_path: Path, course: Course) -> None:
+    targets: tuple[ExportTarget, ...] = ("canvas",)
     for to in targets:
         with pytest.raises(ExportError, match="needs a roster"):
             export_grades(out_dir=make_out(tmp_path / to), to=to, course=course, dest=tmp_path / "x.csv")
@@ -214,7 +298,7 @@ def test_export_needs_a_roster_for_an_lms(tmp_path: Path, course: Course) -> Non
 
 def test_export_rejects_grades_from_another_course(tmp_path: Path, course: Course, roster: Roster) -> None:
     out_dir = make_out(tmp_path)
-    (out_dir / "grades.csv").write_text("student,part_a,total,max_total,late,errors\n", encoding="utf-8")
+    (out_dir / "grades.csv").write_text("student,part_a,total,max_total,late,days_late,late_penalty,errors\n")
     with pytest.raises(GradesCsvError, match=r"grades.csv, line 1: columns .* do not match course.yml"):
         export_grades(out_dir=out_dir, to="csv", course=course, dest=tmp_path / "x.csv", roster=roster)
     (out_dir / "grades.csv").write_text(GRADES_CSV.replace("42.5,100,1", "42.5,100,yes"), encoding="utf-8")
@@ -263,8 +347,163 @@ def test_exports_keep_formulas_as_text_and_moodle_feedback_as_text(tmp_path: Pat
     canvas = cells("canvas", roster=roster)
     assert canvas[2][0] == '\'=HYPERLINK("evil.example","Alice")' and canvas[2][4] == "'@SUM(1)"
     assert canvas[2][5] == "0" and canvas[1][5] == "100"
-    moodle = cells("moodle", roster=roster)
-    assert moodle[1][2].endswith("Problems: =1+1 &lt;img src=x onerror=alert(1)&gt;")
+    sheet = parse_worksheet(
+        'Identifier,Status,Grade,"Maximum Grade","Last modified (grade)","Feedback comments"\n'
+        '"Participant 7301","Submitted for grading",,100.00,-,\n',
+        source="worksheet.csv",
+    )
+    moodle = cells("moodle", roster=parse_roster("student_id,name,moodle_id\nalice,Alice,7301\n"), worksheet=sheet)
+    assert moodle[1][5].endswith("Problems: =1+1 &lt;img src=x onerror=alert(1)&gt;")
     plain = cells("csv")
     assert [row[0] for row in plain[1:]] == ['\'=HYPERLINK("evil.example","A+")', "alice"]
-    assert plain[1][4:] == ["0", "0", "0", "0", "100", "0"]
+    assert plain[1][4:] == ["0", "0", "0", "0", "100", "0", "", "0"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rescaling, Moodle's worksheet, the late policy
+
+
+@pytest.mark.parametrize(
+    ("total", "points", "text"),
+    [(100, None, "100"), (60.333, None, "60.33"), (85, 7.5, "6.38"), (42.5, 7.5, "3.19"), (99.99, 7.125, "7.12")],
+)
+def test_rescaling_rounds_half_up_to_two_decimals(total: float, points: float | None, text: str) -> None:
+    assert lms_points(total, max_total=100, points=points) == text
+
+
+def test_a_rescaled_grade_is_never_above_the_lms_maximum() -> None:
+    for points in (1, 2.5, 7.125, 7.5, 10, 12.34, 33.333, 150):
+        for hundredths in range(0, 10001, 7):
+            grade = float(lms_points(hundredths / 100, max_total=100, points=points))
+            assert 0 <= grade <= points
+        assert float(lms_points(100, max_total=100, points=points)) >= points - 0.005
+
+
+@pytest.mark.parametrize(
+    ("status", "late", "days"),
+    [
+        ("Submitted for grading", False, None),
+        ("Submitted for grading - Graded", False, None),
+        ("No submission - Assignment is overdue by: 3 days 4 hours", False, None),
+        ("Submitted for grading - 5 mins 3 secs late", True, 1),
+        ("Submitted for grading - 1 sec late - Graded", True, 1),
+        ("Submitted for grading - 23 hours 59 mins late", True, 1),
+        # "1 day" is 24 hours to 24 hours 59 minutes: the least it can be, 1 day.
+        ("Submitted for grading - 1 day late", True, 1),
+        ("Submitted for grading - 1 day 2 hours late - Graded", True, 2),
+        ("Draft (not submitted) - 6 days 23 hours late", True, 7),
+        ("Submitted for grading - 1 year 3 days late", True, 368),
+        (
+            "Submitted for grading - 2 days 1 hour late - Extension granted until: Friday, 4 December 2026, 11:59 PM",
+            True,
+            3,
+        ),
+    ],
+)
+def test_worksheet_status_gives_days_late(status: str, late: bool, days: int | None) -> None:
+    lateness = status_lateness(status)
+    assert (lateness.late, lateness.days_late) == (late, days)
+
+
+def test_a_file_that_is_not_the_worksheet_is_an_error() -> None:
+    with pytest.raises(WorksheetError, match=r"line 1: not Moodle's offline grading worksheet: no column\(s\) Status"):
+        parse_worksheet("Identifier,Grade,Last modified (grade)\n", source="grades.csv")
+    # A worksheet in French names its columns in French; the upload matches English names only in English Moodle.
+    with pytest.raises(WorksheetError, match="with Moodle's language set to English"):
+        parse_worksheet("Identifiant,Statut,Note,Dernière modification (note)\n")
+    with pytest.raises(WorksheetError) as raised:
+        parse_worksheet(
+            "Identifier,Status,Grade,Last modified (grade)\n"
+            "Participant 1,Submitted for grading,,-\n"
+            "7302,Submitted for grading,,-\n"
+            "Participant 1,Submitted for grading,,-\n"
+            "Participant 3,Submitted for grading\n",
+            source="ws.csv",
+        )
+    assert str(raised.value).splitlines() == [
+        "ws.csv, line 3: Identifier '7302' is not 'Participant <n>'",
+        "ws.csv, line 4: Participant 1 already on line 2",
+        "ws.csv, line 5: 2 fields, the header has 4",
+    ]
+
+
+POLICY = LatePolicy(penalty_percent_per_day=10, cutoff_days=3)
+
+
+def _graded(student: str, score: float, *, late: bool = False, days: int | None = None) -> StudentResult:
+    verdict = Verdict(
+        test_id="t",
+        name="t",
+        exercise="1.1",
+        part="activations",
+        max_score=30,
+        score=score,
+        passed=score == 30,
+        message="",
+    )
+    return StudentResult(student_id=student, verdicts=(verdict,), late=late, days_late=days)
+
+
+def test_export_applies_the_late_policy_grade_applied(tmp_path: Path, course: Course) -> None:
+    strict = course.model_copy(update={"late_policy": POLICY})
+    out_dir = make_out(tmp_path)
+    handins = [
+        _graded("7301", 30),
+        _graded("7302", 30, late=True, days=2),
+        _graded("7303", 30, late=True),
+        _graded("7304", 5, late=True, days=1),
+        _graded("7320", 30, late=True, days=4),
+    ]
+    (out_dir / "grades.csv").write_text(grades_csv(handins, course=strict), encoding="utf-8")
+    rows = {
+        row.student: (row.total, row.late_penalty, row.days_late)
+        for row in read_grades_csv(out_dir=out_dir, course=strict)
+    }
+    # 10% of 100 points per day, never below 0; past 3 days, nothing counts; late without a time: 1 day.
+    assert rows == {
+        "7301": (30, 0, None),
+        "7302": (10, 20, 2),
+        "7303": (20, 10, None),
+        "7304": (0, 5, 1),
+        "7320": (0, 30, 4),
+    }
+    sheet = parse_worksheet(MOODLE_WORKSHEET_CSV.replace(",No,", ",Yes,"))
+    dest = tmp_path / "worksheet.csv"
+    export_grades(out_dir=out_dir, to="moodle", course=strict, dest=dest, worksheet=sheet, missing="blank")
+    filled = parse_worksheet(dest.read_text(encoding="utf-8"))
+    feedback = {
+        row.participant_id: (filled.cell(row, "Grade"), filled.cell(row, "Feedback comments")) for row in filled.rows
+    }
+    assert feedback["7302"][0] == "1" and feedback["7302"][1].endswith(
+        "Handed in 2 days late; the late policy deducts 10% of the 100 points per day late. 20 points deducted."
+    )
+    assert "Handed in late (the LMS gives no time, so it counts as 1 day)" in feedback["7303"][1]
+    assert feedback["7320"][1].endswith(
+        "Handed in 4 days late; past the late policy's cutoff of 3 days, it scores 0. 30 points deducted."
+    )
+    # grades.csv made under one policy is never exported under another.
+    with pytest.raises(ExportError, match=r"7302's total 10 .* is not what course\.yml's late policy gives now"):
+        export_grades(out_dir=out_dir, to="csv", course=course, dest=tmp_path / "x.csv")
+    lenient = course.model_copy(update={"late_policy": LatePolicy(penalty_percent_per_day=5)})
+    with pytest.raises(ExportError, match="Regrade with coursekit grade --force"):
+        export_grades(out_dir=out_dir, to="csv", course=lenient, dest=tmp_path / "x.csv")
+
+
+def test_the_cli_fills_the_worksheet_and_says_its_points(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from coursekit.cli import app
+
+    out_dir = make_out(tmp_path)
+    (tmp_path / "roster.csv").write_text(ROSTER_CSV, encoding="utf-8")
+    (tmp_path / "worksheet.csv").write_text(MOODLE_WORKSHEET_CSV, encoding="utf-8")
+    dest = tmp_path / "filled.csv"
+    arguments = ["export", str(out_dir), "--to", "moodle", "--course-dir", str(REPO), "--dest", str(dest)]
+    missing = CliRunner().invoke(app, arguments)
+    assert missing.exit_code == 1 and "needs the assignment's grading worksheet" in missing.stderr
+    sheet = ["--worksheet", str(tmp_path / "worksheet.csv"), "--roster", str(tmp_path / "roster.csv")]
+    filled = CliRunner().invoke(app, [*arguments, *sheet, "--points", "10"])
+    assert filled.exit_code == 0, filled.output
+    said, warned = " ".join(filled.stdout.split()), " ".join(filled.stderr.split())
+    assert "out of 10 points" in said and "grade locked in Moodle, left as it was: zoe" in warned
+    assert dest.read_bytes() == (GOLDEN / "moodle_worksheet.csv").read_bytes()

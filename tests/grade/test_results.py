@@ -153,9 +153,9 @@ def test_a_result_reads_back_as_written(tmp_path: Path) -> None:
 def test_grades_csv_has_a_row_per_student_and_a_column_per_part() -> None:
     empty = StudentResult(student_id="bob", verdicts=(), problems=("the hand-in could not be read",))
     lines = grades_csv([RESULT, empty], course=COURSE).splitlines()
-    assert lines[0] == "student,activations,model,training,total,max_total,late,errors"
-    assert lines[1] == "alice,5,0,20,25,100,1,training.py: SyntaxError at line 3: expected ':'"
-    assert lines[2] == "bob,0,0,0,0,100,0,the hand-in could not be read"
+    assert lines[0] == "student,activations,model,training,total,max_total,late,days_late,late_penalty,errors"
+    assert lines[1] == "alice,5,0,20,25,100,1,,0,training.py: SyntaxError at line 3: expected ':'"
+    assert lines[2] == "bob,0,0,0,0,100,0,,0,the hand-in could not be read"
 
 
 def test_an_interrupted_write_leaves_the_old_file_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

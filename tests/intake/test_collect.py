@@ -6,19 +6,24 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from lms_files import ROSTER_CSV, make_zip, tree, zip_bytes
+from lms_files import MOODLE_WORKSHEET_CSV, ROSTER_CSV, make_zip, tree, zip_bytes
 
 from coursekit.intake.collect import (
     LATE_CSV,
+    ON_TIME,
     CollectError,
+    LateCsvError,
+    Lateness,
     collect_download,
     parse_canvas_file_name,
     parse_moodle_path,
+    read_late_csv,
     read_late_flags,
     strip_canvas_counter,
     write_late_csv,
 )
 from coursekit.intake.roster import Roster, parse_roster
+from coursekit.intake.worksheet import parse_worksheet
 
 
 @pytest.fixture
@@ -158,7 +163,7 @@ def test_collect_canvas_zip(tmp_path: Path, roster: Roster) -> None:
     with zipfile.ZipFile(out_dir / "bob.zip") as bob:
         assert sorted(bob.namelist()) == ["activations.py", "model.py", "training.py"]
     assert (out_dir / LATE_CSV).read_text(encoding="utf-8") == (
-        "student,late\n50105,0\nalice,0\nbob,1\ncarol,0\ndave,1\n"
+        "student,late,days_late\n50105,0,\nalice,0,\nbob,1,\ncarol,0,\ndave,1,\n"
     )
 
     assert [(entry.student, entry.path, entry.lms_id, entry.late) for entry in report.entries] == [
@@ -355,7 +360,46 @@ def test_collect_leaves_apple_double_files_out(tmp_path: Path) -> None:
 
 
 def test_late_csv_is_read_as_written(tmp_path: Path) -> None:
-    path = write_late_csv(tmp_path, {"alice": False, "bob": True})
+    path = write_late_csv(tmp_path, {"alice": ON_TIME, "bob": Lateness(late=True), "carol": Lateness(True, 3)})
     assert path == tmp_path / LATE_CSV
-    assert read_late_flags(tmp_path) == {"alice": False, "bob": True}
+    assert read_late_flags(tmp_path) == {"alice": False, "bob": True, "carol": True}
+    assert read_late_csv(tmp_path) == {"alice": ON_TIME, "bob": Lateness(late=True), "carol": Lateness(True, 3)}
     assert read_late_flags(tmp_path / "nowhere") == {}
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("alice,yes,\n", "line 2: late must be 0 or 1, got 'yes'"),
+        ("alice,1,two\n", "line 2: days_late must be a whole number of days, 1 or more, on a late row"),
+        ("alice,1,0\n", "line 2: days_late must be a whole number"),
+        ("alice,0,3\n", "line 2: days_late must be a whole number"),
+    ],
+)
+def test_a_late_csv_a_policy_cannot_trust_is_an_error(tmp_path: Path, rows: str, message: str) -> None:
+    (tmp_path / LATE_CSV).write_text("student,late,days_late\n" + rows, encoding="utf-8")
+    with pytest.raises(LateCsvError, match=message):
+        read_late_csv(tmp_path)
+
+
+def test_moodle_lateness_comes_from_the_grading_worksheet(tmp_path: Path) -> None:
+    worksheet = parse_worksheet(MOODLE_WORKSHEET_CSV, source="worksheet.csv")
+    download = make_zip(
+        tmp_path / "download.zip",
+        {
+            "Bob Okafor_7302_assignsubmission_file_model.py": b"# bob\n",
+            "Carol Lindqvist_7303_assignsubmission_file_model.py": b"# carol\n",
+            "Someone New_7777_assignsubmission_file_model.py": b"# new\n",
+        },
+    )
+    report = collect_download(download=download, lms="moodle", out_dir=tmp_path / "out", worksheet=worksheet)
+    assert [(entry.student, entry.late, entry.days_late) for entry in report.entries] == [
+        ("7302", True, 2),
+        ("7303", False, None),
+        ("7777", False, None),
+    ]
+    assert report.late_csv == tmp_path / "out" / LATE_CSV
+    assert read_late_csv(tmp_path / "out") == {"7302": Lateness(True, 2), "7303": ON_TIME, "7777": ON_TIME}
+    assert report.warnings == ("moodle participant 7777 is not in the grading worksheet worksheet.csv",)
+    with pytest.raises(CollectError, match="a grading worksheet is Moodle's"):
+        collect_download(download=download, lms="canvas", out_dir=tmp_path / "canvas", worksheet=worksheet)
