@@ -451,12 +451,13 @@ def run_mutation(
     results = []
     for index, mutant in enumerate(mutants):
         result = graded[f"mutant {index}"]
-        broke = [v.test_id for v in result.verdicts if v.grader_error]
+        broke = [v for v in result.verdicts if v.grader_error]
         if result.not_graded is not None:
             results.append(MutantResult(mutant, "not graded", {}, note=result.not_graded))
             continue
         if broke:
-            results.append(MutantResult(mutant, "grader broke", {}, note=f"grader test {broke[0]} broke"))
+            note = f"grader test {broke[0].test_id} broke: {broke[0].message}"
+            results.append(MutantResult(mutant, "grader broke", {}, note=note))
             continue
         scores = _part_scores(result)
         lost = {part: full[part] - scores[part] for part in full if full[part] - scores[part] > 1e-9}
