@@ -2,12 +2,17 @@
 
     .venv/bin/python bench/calibrate_training.py [--seeds 30]
 
+The graders draw their inputs from course.yml's `seed` (graders/test_training.py, `input_seed`), so the
+seeds measured here are course seeds 0..N-1: the inputs a course with each of those seeds would grade with.
 Prints, for each threshold in course.yml that graders/test_training.py uses, what the reference
-(solutions/training.py) reaches over the seeds (min / median / max) and what the usual mistakes reach,
-so the threshold can sit between them with a stated margin:
+(solutions/training.py) and correct rewrites reach over the seeds (min / median / max) and what the usual
+mistakes reach, so the threshold can sit between them with a stated margin:
 
 - training_trajectory_tolerance: the relative distance between the weights the reference loop (and
-  correct rewrites of it) ends with and the grader's replay, against the distance of each mistake.
+  correct rewrites of it) ends with after the 20 SGD epochs of the trajectory run and the grader's replay,
+  against the distance of each mistake.
+- training_convergence_tolerance: the same distance after the 200 Adam epochs of the convergence run,
+  against the closest mistakes there (one epoch short, minibatches of 10, two steps per epoch).
 - training_held_out_mse: the held-out MSE of a model trained by the reference loop in the grader's
   convergence problem, against an untrained model and the mistakes.
 """
@@ -67,6 +72,29 @@ def loop_zero_grad_last(
     return history
 
 
+def loop_validation_first(
+    n_epochs: int,
+    optimizer: torch.optim.Optimizer,
+    model: nn.Module,
+    loss_fn: nn.Module,
+    t_u_train: Tensor,
+    t_u_val: Tensor,
+    t_c_train: Tensor,
+    t_c_val: Tensor,
+) -> dict[str, list[float]]:
+    """A correct rewrite: validation first, zero_grad(set_to_none=False), the loss with its arguments swapped."""
+    history: dict[str, list[float]] = {"train": [], "val": []}
+    for _ in range(n_epochs):
+        with torch.no_grad():
+            history["val"].append(loss_fn(model(t_u_val), t_c_val).item())
+        optimizer.zero_grad(set_to_none=False)
+        loss_train = loss_fn(t_c_train, model(t_u_train))
+        loss_train.backward()
+        optimizer.step()
+        history["train"].append(loss_train.item())
+    return history
+
+
 def run_loop(training_loop: TrainingLoop, grader: ModuleType, problem: Any) -> dict[str, Tensor]:
     model = grader.build_model(problem.layers)
     model.load_state_dict(problem.state)
@@ -99,53 +127,62 @@ def summary(values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=30)
-    seeds = range(parser.parse_args().seeds)
+    course_seeds = range(parser.parse_args().seeds)
     torch.set_num_threads(1)
     grader = load(ROOT / "graders" / "test_training.py", "calibrated_grader")
     solution = load(ROOT / "solutions" / "training.py", "reference_training")
     correct_loops: dict[str, TrainingLoop] = {
         "reference": solution.training_loop,
         "zero-grad-last": loop_zero_grad_last,
+        "validation-first": loop_validation_first,
     }
+    trajectories = [grader.trajectory_problem(grader.input_seed(s, "trajectory")) for s in course_seeds]
+    convergences = [grader.convergence_problem(grader.input_seed(s, "convergence")) for s in course_seeds]
 
-    print(f"training_trajectory_tolerance: {len(seeds)} seeds of trajectory_problem")
+    print(f"training_trajectory_tolerance: course seeds 0..{len(course_seeds) - 1}, trajectory_problem")
     for name, loop in correct_loops.items():
         distances = [
             grader.state_distance(run_loop(loop, grader, problem), grader.replay(problem).state)
-            for problem in map(grader.trajectory_problem, seeds)
+            for problem in trajectories
         ]
-        print(f"  correct {name:>16}: {summary(distances)}")
-    for variant in grader.MISTAKES:
+        print(f"  correct {name:>18}: {summary(distances)}")
+    for variant in [*grader.MISTAKES, grader.EPOCH_SHORT]:
         distances = [
             grader.state_distance(grader.replay(problem, variant).state, grader.replay(problem).state)
-            for problem in map(grader.trajectory_problem, seeds)
+            for problem in trajectories
         ]
-        print(f"  mistake {variant:>16}: {summary(distances)}")
+        print(f"  mistake {variant:>18}: {summary(distances)}")
 
-    print(f"training_held_out_mse: {len(seeds)} seeds of convergence_problem ({grader.CONVERGENCE_EPOCHS} epochs)")
+    print(f"training_convergence_tolerance: the same seeds, convergence_problem ({grader.CONVERGENCE_EPOCHS} epochs)")
+    for name, loop in correct_loops.items():
+        distances = [
+            grader.state_distance(run_loop(loop, grader, problem), grader.replay(problem).state)
+            for problem, _, _ in convergences
+        ]
+        print(f"  correct {name:>18}: {summary(distances)}")
+    for variant in (grader.EPOCH_SHORT, "minibatch-10", "two-steps", "epoch-long"):
+        distances = [
+            grader.state_distance(grader.replay(problem, variant).state, grader.replay(problem).state)
+            for problem, _, _ in convergences
+        ]
+        print(f"  mistake {variant:>18}: {summary(distances)}")
+
+    print(f"training_held_out_mse: the same seeds, convergence_problem ({grader.CONVERGENCE_EPOCHS} epochs)")
     started = time.perf_counter()
-    reference = []
-    for seed in seeds:
-        problem, t_u, t_c = grader.convergence_problem(seed)
-        reference.append(
-            held_out_mse(grader, problem.layers, run_loop(solution.training_loop, grader, problem), t_u, t_c)
-        )
-    per_run = (time.perf_counter() - started) / len(seeds)
+    reference = [
+        held_out_mse(grader, problem.layers, run_loop(solution.training_loop, grader, problem), t_u, t_c)
+        for problem, t_u, t_c in convergences
+    ]
+    per_run = (time.perf_counter() - started) / len(course_seeds)
     print(f"  reference         : {summary(reference)}  ({per_run * 1000:.0f} ms per run)")
-    untrained = []
-    for seed in seeds:
-        problem, t_u, t_c = grader.convergence_problem(seed)
-        untrained.append(held_out_mse(grader, problem.layers, problem.state, t_u, t_c))
+    untrained = [held_out_mse(grader, problem.layers, problem.state, t_u, t_c) for problem, t_u, t_c in convergences]
     print(f"  untrained         : {summary(untrained)}")
-    for variant in grader.MISTAKES:
-        values = []
-        for seed in seeds:
-            problem, t_u, t_c = grader.convergence_problem(seed)
-            values.append(held_out_mse(grader, problem.layers, grader.replay(problem, variant).state, t_u, t_c))
-        print(f"  mistake {variant:>10}: {summary(values)}")
-    grader_seed = seeds.index(grader.CONVERGENCE_SEED) if grader.CONVERGENCE_SEED in seeds else None
-    if grader_seed is not None:
-        print(f"  the grader's seed {grader.CONVERGENCE_SEED}: reference {reference[grader_seed]:.4g}")
+    for variant in [*grader.MISTAKES, grader.EPOCH_SHORT, "minibatch-10"]:
+        values = [
+            held_out_mse(grader, problem.layers, grader.replay(problem, variant).state, t_u, t_c)
+            for problem, t_u, t_c in convergences
+        ]
+        print(f"  mistake {variant:>18}: {summary(values)}")
 
 
 if __name__ == "__main__":

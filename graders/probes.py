@@ -147,20 +147,24 @@ class _SplitIndices(TypedDict):
 
 
 @probe("split_indices", answer=_SplitIndices, function="split_indices")
-def probe_split_indices(handin: Handin, *, cases: list[tuple[int, float | None, int | None]]) -> dict[str, Any]:
-    """split_indices(n_samples[, val_fraction][, generator=torch.Generator().manual_seed(seed)]) per case.
+def probe_split_indices(handin: Handin, *, cases: list[tuple[int, float | None, int, bool]]) -> dict[str, Any]:
+    """Per case (n_samples, val_fraction, seed, through_generator): split_indices(n_samples[, val_fraction],
+    generator=torch.Generator().manual_seed(seed)), or, without a generator, split_indices(n_samples[,
+    val_fraction]) right after torch.manual_seed(seed).
 
     A generator cannot cross the boundary, so the worker builds it from the grader's seed. Each case
     answers on its own ({"train", "val"} or {"failure"}), so one failing case costs only its own checks.
     """
     function = handin.function("training.split_indices")
     results: list[dict[str, Any]] = []
-    for n_samples, val_fraction, seed in cases:
+    for n_samples, val_fraction, seed, through_generator in cases:
         kwargs: dict[str, Any] = {}
         if val_fraction is not None:
             kwargs["val_fraction"] = val_fraction
-        if seed is not None:
+        if through_generator:
             kwargs["generator"] = torch.Generator().manual_seed(seed)
+        else:
+            torch.manual_seed(seed)
         try:
             result = call_student(handin, function, n_samples, **kwargs)
             if not isinstance(result, tuple | list) or len(result) != 2:
@@ -174,11 +178,19 @@ def probe_split_indices(handin: Handin, *, cases: list[tuple[int, float | None, 
     return {"results": results}
 
 
+def _close_pyplot_figures() -> None:
+    """A clean pyplot state: no figure an earlier call left open can be drawn on by the next one."""
+    if "matplotlib.pyplot" in sys.modules:
+        with contextlib.suppress(Exception):
+            sys.modules["matplotlib.pyplot"].close("all")
+
+
 class _TrainingLoop(TypedDict):
     __pydantic_config__ = STRICT_ANSWER  # type: ignore[misc]
     state: dict[StrictStr, AnyTensor]
     history: dict[StrictStr, list[Number | StrictStr] | StrictStr] | StrictStr
     forward_calls: list[tuple[StrictInt, StrictBool]]
+    steps: StrictInt
 
 
 @probe("training_loop", answer=_TrainingLoop, function="training_loop")
@@ -197,9 +209,10 @@ def probe_training_loop(
 ) -> dict[str, Any]:
     """Run the student's training_loop on the grader's model, weights, optimizer and data.
 
-    Returns the final weights (which the grader replays and judges), the history as returned,
-    and, per forward call of the model, the number of rows and whether grad mode was on.
+    Returns the final weights (which the grader replays and judges), the history as returned, per forward
+    call of the model the number of rows and whether grad mode was on, and how many times the optimizer stepped.
     """
+    _close_pyplot_figures()
     model = sequential_from_layers(layers)
     model.load_state_dict(state)
     optimizers = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
@@ -212,6 +225,12 @@ def probe_training_loop(
             calls.append((int(inputs[0].shape[0]), torch.is_grad_enabled()))
 
     model.register_forward_hook(record_call)
+    steps = [0]
+
+    def count_step(_optimizer: Any, _args: Any, _kwargs: Any) -> None:
+        steps[0] += 1
+
+    opt.register_step_post_hook(count_step)
     history = call_student(
         handin,
         handin.function("training.training_loop"),
@@ -234,7 +253,7 @@ def probe_training_loop(
         }
     else:
         plain_history = type(history).__name__
-    return {"state": _state_of(model), "history": plain_history, "forward_calls": calls}
+    return {"state": _state_of(model), "history": plain_history, "forward_calls": calls, "steps": steps[0]}
 
 
 def _artist_data(fig: Any) -> dict[str, Any]:
@@ -304,13 +323,16 @@ def probe_plot_fit(
 ) -> dict[str, Any]:
     """Call plot_fit with the grader's model and data; return what the figure shows and (if `png`) a PNG of it.
 
-    Rendering the PNG costs more than the rest of the call, so graders that only judge the data skip it.
+    The call starts from a clean pyplot state: a figure an earlier call left open (a loss plot drawn by
+    training_loop) is closed, so plot_fit is judged on the figure it makes itself. Rendering the PNG costs more
+    than the rest of the call, so graders that only judge the data skip it.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
+    _close_pyplot_figures()
     model = sequential_from_layers(layers)
     model.load_state_dict(state)
     kwargs = {} if scale is None else {"scale": scale}

@@ -145,6 +145,203 @@ def plot_fit(model, t_u, t_c, scale=0.1):
     return fig
 """
 
+LOOP_ZERO_GRAD_FIRST_SET_TO_NONE = """
+def training_loop(n_epochs, optimizer, model, loss_fn, t_u_train, t_u_val, t_c_train, t_c_val):
+    history = {"train": [], "val": []}
+    for _ in range(n_epochs):
+        optimizer.zero_grad(set_to_none=True)
+        prediction = model(t_u_train)
+        loss = loss_fn(t_c_train, prediction)
+        loss.backward()
+        optimizer.step()
+        model.eval()
+        with torch.inference_mode():
+            history["val"].append(loss_fn(model(t_u_val), t_c_val).item())
+        model.train()
+        history["train"].append(float(loss.detach()))
+    return history
+"""
+
+PLOT_BOOK_FIGURE_6_9 = """
+def plot_fit(model, t_u, t_c, scale=0.1):
+    # The book's figure 6.9, with the scale argument in place of 0.1.
+    t_range = torch.arange(20., 90.).unsqueeze(1)
+    fig = plt.figure(dpi=600)
+    plt.xlabel("Fahrenheit")
+    plt.ylabel("Celsius")
+    plt.plot(t_u.numpy(), t_c.numpy(), 'o')
+    plt.plot(t_range.numpy(), model(scale * t_range).detach().numpy(), 'c-')
+    plt.plot(t_u.numpy(), model(scale * t_u).detach().numpy(), 'kx')
+    return fig
+"""
+
+PLOT_DEGREE_LABELS_HALF_STEPS = """
+def plot_fit(model, t_u, t_c, scale=0.1):
+    fig, ax = plt.subplots(figsize=(6, 4))
+    grid = torch.arange(20.0, 90.0, 0.5).reshape(-1, 1)
+    with torch.no_grad():
+        ax.plot(grid.squeeze(1).numpy(), model(scale * grid).squeeze(1).numpy(), color="tab:cyan")
+    ax.plot(t_u.squeeze(1).numpy(), t_c.squeeze(1).numpy(), "ko", label="measurements")
+    ax.set_xlabel("Temperature (°Fahrenheit)")
+    ax.set_ylabel("Temperature (°Celsius)")
+    ax.legend()
+    return fig
+"""
+
+# --- one-bug hand-ins the graders once gave full marks, or the wrong hint -------------------------------------
+
+SPLIT_PRIVATE_GENERATOR = """
+def split_indices(n_samples, val_fraction=0.2, generator=None):
+    if generator is None:
+        generator = torch.Generator()
+    perm = torch.randperm(n_samples, generator=generator)
+    n_val = int(val_fraction * n_samples)
+    return perm[: n_samples - n_val], perm[n_samples - n_val :]
+"""
+
+SPLIT_FLOAT_EMPTY_VALIDATION = """
+def split_indices(n_samples, val_fraction=0.2, generator=None):
+    perm = torch.randperm(n_samples, generator=generator)
+    n_val = int(val_fraction * n_samples)
+    if n_val == 0:
+        return perm, torch.tensor([])
+    return perm[:-n_val], perm[-n_val:]
+"""
+
+LOOP_EARLY_STOPPING = """
+def training_loop(n_epochs, optimizer, model, loss_fn, t_u_train, t_u_val, t_c_train, t_c_val):
+    history = {"train": [], "val": []}
+    best, patience = float("inf"), 0
+    for _ in range(n_epochs):
+        loss = loss_fn(model(t_u_train), t_c_train)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            val = loss_fn(model(t_u_val), t_c_val).item()
+        history["train"].append(loss.item())
+        history["val"].append(val)
+        if val < best - 1e-4:
+            best, patience = val, 0
+        else:
+            patience += 1
+            if patience == 5:
+                break
+    return history
+"""
+
+LOOP_MINIBATCHES = """
+def training_loop(n_epochs, optimizer, model, loss_fn, t_u_train, t_u_val, t_c_train, t_c_val):
+    history = {"train": [], "val": []}
+    for _ in range(n_epochs):
+        total = 0.0
+        for start in range(0, len(t_u_train), 10):
+            inputs, targets = t_u_train[start : start + 10], t_c_train[start : start + 10]
+            loss = loss_fn(model(inputs), targets)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(inputs)
+        with torch.no_grad():
+            history["val"].append(loss_fn(model(t_u_val), t_c_val).item())
+        history["train"].append(total / len(t_u_train))
+    return history
+"""
+
+LOOP_RESTORES_BEST_WEIGHTS = """
+def training_loop(n_epochs, optimizer, model, loss_fn, t_u_train, t_u_val, t_c_train, t_c_val):
+    history = {"train": [], "val": []}
+    best, best_state = float("inf"), None
+    for _ in range(n_epochs):
+        loss = loss_fn(model(t_u_train), t_c_train)
+        with torch.no_grad():
+            val = loss_fn(model(t_u_val), t_c_val).item()
+        if val < best:
+            best, best_state = val, copy.deepcopy(model.state_dict())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        history["train"].append(loss.item())
+        history["val"].append(val)
+    model.load_state_dict(best_state)
+    return history
+"""
+
+LOOP_TRAINS_ON_BOTH_SETS = """
+def training_loop(n_epochs, optimizer, model, loss_fn, t_u_train, t_u_val, t_c_train, t_c_val):
+    t_u_all, t_c_all = torch.cat([t_u_train, t_u_val]), torch.cat([t_c_train, t_c_val])
+    history = {"train": [], "val": []}
+    for _ in range(n_epochs):
+        loss = loss_fn(model(t_u_all), t_c_all)
+        with torch.no_grad():
+            val = loss_fn(model(t_u_val), t_c_val)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        history["train"].append(loss.item())
+        history["val"].append(val.item())
+    return history
+"""
+
+LOOP_LOSS_OVER_N = """
+def training_loop(n_epochs, optimizer, model, loss_fn, t_u_train, t_u_val, t_c_train, t_c_val):
+    history = {"train": [], "val": []}
+    for _ in range(n_epochs):
+        loss = loss_fn(model(t_u_train), t_c_train) / len(t_u_train)
+        with torch.no_grad():
+            val = loss_fn(model(t_u_val), t_c_val) / len(t_u_val)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        history["train"].append(loss.item())
+        history["val"].append(val.item())
+    return history
+"""
+
+LOOP_CLIPS_GRADIENTS = """
+def training_loop(n_epochs, optimizer, model, loss_fn, t_u_train, t_u_val, t_c_train, t_c_val):
+    history = {"train": [], "val": []}
+    for _ in range(n_epochs):
+        loss = loss_fn(model(t_u_train), t_c_train)
+        with torch.no_grad():
+            val = loss_fn(model(t_u_val), t_c_val)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+        optimizer.step()
+        history["train"].append(loss.item())
+        history["val"].append(val.item())
+    return history
+"""
+
+LOOP_LEAVES_A_LOSS_PLOT = """
+def training_loop(n_epochs, optimizer, model, loss_fn, t_u_train, t_u_val, t_c_train, t_c_val):
+    history = {"train": [], "val": []}
+    for _ in range(n_epochs):
+        loss = loss_fn(model(t_u_train), t_c_train)
+        with torch.no_grad():
+            val = loss_fn(model(t_u_val), t_c_val)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        history["train"].append(loss.item())
+        history["val"].append(val.item())
+    plt.figure()
+    plt.semilogy(history["train"], label="train")
+    plt.semilogy(history["val"], label="val")
+    return history
+"""
+
+PLOT_ON_THE_CURRENT_FIGURE = """
+def plot_fit(model, t_u, t_c, scale=0.1):
+    t_range = torch.arange(20.0, 90.0).unsqueeze(1)
+    plt.xlabel("Fahrenheit")
+    plt.ylabel("Celsius")
+    plt.plot(t_u.numpy(), t_c.numpy(), "o")
+    plt.plot(t_range.numpy(), model(scale * t_range).detach().numpy(), "c-")
+    return plt.gcf()
+"""
+
 SPLIT_FAILS_WITHOUT_VALIDATION = """
 def split_indices(n_samples, val_fraction=0.2, generator=None):
     n_val = int(val_fraction * n_samples)
@@ -252,20 +449,59 @@ def test_the_graders_add_up_to_the_training_points(pytester: pytest.Pytester, tm
     assert score(verdicts) == TRAINING_POINTS, failures(verdicts)
 
 
-@pytest.mark.parametrize(
-    ("split", "loop", "plot"),
-    [
-        (SPLIT_SLICES, LOOP_ZERO_GRAD_LAST, PLOT_SCATTER),
-        (SPLIT_TENSOR_SPLIT, LOOP_VALIDATION_FIRST, PLOT_PYPLOT),
-        (None, None, PLOT_FIGURE),
-    ],
-    ids=["slices-zero-grad-last-scatter", "tensor-split-validation-first-pyplot", "figure-object"],
-)
-def test_correct_rewrites_get_full_marks(
-    pytester: pytest.Pytester, tmp_path: Path, split: str | None, loop: str | None, plot: str | None
-) -> None:
-    verdicts = grade(pytester, tmp_path, training_source(split=split, loop=loop, plot=plot))
+# Every correct training.py style these tests use: the graders give each full marks, and the public tests pass it.
+CORRECT_STYLES: dict[str, dict[str, str | None]] = {
+    "reference": {},
+    "slices-zero-grad-last-scatter": {"split": SPLIT_SLICES, "loop": LOOP_ZERO_GRAD_LAST, "plot": PLOT_SCATTER},
+    "tensor-split-validation-first-pyplot": {
+        "split": SPLIT_TENSOR_SPLIT,
+        "loop": LOOP_VALIDATION_FIRST,
+        "plot": PLOT_PYPLOT,
+    },
+    "figure-object": {"plot": PLOT_FIGURE},
+    "set-to-none-inference-mode-book-figure": {"loop": LOOP_ZERO_GRAD_FIRST_SET_TO_NONE, "plot": PLOT_BOOK_FIGURE_6_9},
+    "degree-labels-half-steps": {"plot": PLOT_DEGREE_LABELS_HALF_STEPS},
+    "loss-plot-left-open-then-current-figure": {"loop": LOOP_LEAVES_A_LOSS_PLOT, "plot": PLOT_ON_THE_CURRENT_FIGURE},
+}
+
+
+@pytest.mark.parametrize("style", [s for s in CORRECT_STYLES if s != "reference"])
+def test_correct_rewrites_get_full_marks(pytester: pytest.Pytester, tmp_path: Path, style: str) -> None:
+    verdicts = grade(pytester, tmp_path, training_source(**CORRECT_STYLES[style]))
     assert score(verdicts) == TRAINING_POINTS, failures(verdicts)
+
+
+def public_suite_outcomes(pytester: pytest.Pytester, tmp_path: Path, training: str) -> pytest.RunResult:
+    """exercises/tests/test_training.py run as a student runs it, in a copy of exercises/ with this training.py."""
+    folder = tmp_path / "student"
+    shutil.copytree(REPO / "exercises", folder, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    (folder / "data").mkdir()
+    shutil.copy(REPO / "data" / "temperature.csv", folder / "data" / "temperature.csv")
+    (folder / "training.py").write_text(training, encoding="utf-8")
+    writes_bytecode = sys.dont_write_bytecode
+    try:
+        return pytester.runpytest_inprocess(
+            "--rootdir",
+            str(folder),
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:randomly",
+            str(folder / "tests" / "test_training.py"),
+        )
+    finally:
+        sys.dont_write_bytecode = writes_bytecode  # the student's conftest switches it off
+
+
+@pytest.mark.parametrize("style", list(CORRECT_STYLES))
+def test_the_public_tests_accept_every_correct_style(pytester: pytest.Pytester, tmp_path: Path, style: str) -> None:
+    """The public tests and the graders hold one rule: what the graders give full marks, the public tests pass."""
+    source = REFERENCE if style == "reference" else training_source(**CORRECT_STYLES[style])
+    result = public_suite_outcomes(pytester, tmp_path, source)
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) >= 7 and not outcomes.get("failed") and not outcomes.get("errors"), (
+        result.stdout.str()
+    )
 
 
 # --- mistakes lose points, with the hint that names them ----------------------------------------------------
@@ -296,6 +532,12 @@ EXPECTED_HINTS: dict[str, tuple[str, str]] = {
     "plot-measurements-as-line": ("3.3", "joined by a line"),
     "plot-measurements-scaled": ("3.3", "against the scaled inputs"),
     "plot-curve-too-short": ("3.3", "cover the inputs 20..89"),
+    "split-private-generator": ("3.1", "a fresh torch.Generator()"),
+    "split-float-empty-validation": ("3.1", "int64 of shape [0]"),
+    "early-stopping": ("3.2", "did the loop stop early"),
+    "minibatches-of-10": ("3.2", "minibatch of 10 rows"),
+    "restores-best-weights": ("3.2", "restore the best weights"),
+    "train-on-both-sets": ("3.2", "training and validation data together"),
 }
 
 
@@ -312,6 +554,56 @@ def test_a_mutant_loses_points_with_its_hint(pytester: pytest.Pytester, tmp_path
     lost = [v for v in verdicts if not v.passed]
     assert lost, f"{mutant['name']} kept every point"
     assert any(v.exercise == exercise and hint in v.message for v in lost), failures(verdicts)
+    assert {v.exercise for v in lost} == {exercise}, failures(verdicts)
+    # A hint is earned by a replay of its mistake: none of these loops forgets zero_grad.
+    if mutant["name"] != "missing-zero-grad":
+        assert not any("optimizer.zero_grad()?" in v.message for v in lost), failures(verdicts)
+
+
+# One-bug hand-ins written apart from the mutants: (training.py parts, the exercise that loses, a phrase of its hint)
+ONE_BUG_HANDINS: dict[str, tuple[dict[str, str], str, str]] = {
+    "private-generator": ({"split": SPLIT_PRIVATE_GENERATOR}, "3.1", "a fresh torch.Generator()"),
+    "float-empty-validation": ({"split": SPLIT_FLOAT_EMPTY_VALIDATION}, "3.1", "torch.tensor([]) is float32"),
+    "early-stopping": ({"loop": LOOP_EARLY_STOPPING}, "3.2", "did the loop stop early"),
+    "minibatches": ({"loop": LOOP_MINIBATCHES}, "3.2", "minibatch of 10 rows"),
+    "restores-best-weights": ({"loop": LOOP_RESTORES_BEST_WEIGHTS}, "3.2", "restore the best weights"),
+    "trains-on-both-sets": ({"loop": LOOP_TRAINS_ON_BOTH_SETS}, "3.2", "training and validation data together"),
+    "loss-over-n": ({"loop": LOOP_LOSS_OVER_N}, "3.2", "the weights drifted from the reference loop's"),
+    "clips-gradients": ({"loop": LOOP_CLIPS_GRADIENTS}, "3.2", "the weights drifted from the reference loop's"),
+}
+
+
+@pytest.mark.parametrize("handin", list(ONE_BUG_HANDINS))
+def test_a_one_bug_handin_loses_points_in_its_exercise_with_an_earned_hint(
+    pytester: pytest.Pytester, tmp_path: Path, handin: str
+) -> None:
+    parts, exercise, hint = ONE_BUG_HANDINS[handin]
+    verdicts = grade(pytester, tmp_path, training_source(**parts))
+    lost = [v for v in verdicts if not v.passed]
+    assert {v.exercise for v in lost} == {exercise}, failures(verdicts)
+    assert any(hint in v.message for v in lost), failures(verdicts)
+    assert not any("optimizer.zero_grad()?" in v.message for v in lost), failures(verdicts)
+    assert not any("no forward call" in v.message for v in lost), failures(verdicts)
+
+
+def test_ignoring_the_generator_costs_the_randperm_check_only(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    ignores = next(m for m in MUTANTS if m["name"] == "split-ignores-generator")
+    verdicts = grade(pytester, tmp_path, REFERENCE.replace(ignores["replace"], ignores["with"]))
+    lost = [v.name for v in verdicts if not v.passed]
+    assert lost == [
+        "3.1 split_indices takes the last n_val entries of torch.randperm(n_samples, generator=generator) for validation"
+    ], failures(verdicts)
+
+
+def test_a_crash_says_what_the_call_gave(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    crashes_on_other_scales = PLOT_SCATTER.replace(
+        "    t_range =", "    assert scale == 0.1, 'only 0.1'\n    t_range ="
+    )
+    verdicts = grade(pytester, tmp_path, training_source(plot=crashes_on_other_scales))
+    lost = [v for v in verdicts if not v.passed]
+    assert [v.exercise for v in lost] == ["3.3"], failures(verdicts)
+    assert lost[0].message.startswith("plot_fit(model, t_u, t_c, scale=0.05) with t_u and t_c of shape [9, 1] failed: ")
+    assert "AssertionError: only 0.1" in lost[0].message
 
 
 def test_a_split_failing_one_case_loses_that_check_only(pytester: pytest.Pytester, tmp_path: Path) -> None:
@@ -354,7 +646,10 @@ def test_a_crashing_loop_costs_the_loop_only(pytester: pytest.Pytester, tmp_path
 # --- the probe calls are made once per hand-in --------------------------------------------------------------
 
 
-def load_graders() -> Any:
+def load_graders(config: pytest.Config) -> Any:
+    """graders/test_training.py as a module, its markers registered as graders/pytest.ini registers them."""
+    for marker in ("points(value, exercise): grader points", "public: mirrors a public test"):
+        config.addinivalue_line("markers", marker)
     spec = importlib.util.spec_from_file_location("training_graders_under_test", GRADERS / "test_training.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -375,8 +670,8 @@ class CountingStudent:
         return {"probe": probe, **arguments}
 
 
-def test_probe_runs_are_cached_per_student_object() -> None:
-    graders = load_graders()
+def test_probe_runs_are_cached_per_student_object(pytestconfig: pytest.Config) -> None:
+    graders = load_graders(pytestconfig)
     first, second, failing = CountingStudent(), CountingStudent(), CountingStudent("boom")
     for _ in range(3):
         assert graders.run_once(first, "a", "call", x=1) == {"probe": "call", "x": 1}
@@ -388,14 +683,63 @@ def test_probe_runs_are_cached_per_student_object() -> None:
     assert first.calls == ["call", "call"]
 
 
-def test_the_replay_tells_the_usual_mistakes_apart() -> None:
-    graders = load_graders()
-    problem = graders.trajectory_problem(graders.TRAJECTORY_SEED)
+def test_the_replay_tells_the_usual_mistakes_apart(pytestconfig: pytest.Config) -> None:
+    graders = load_graders(pytestconfig)
+    problem = graders.trajectory_problem(graders.input_seed(COURSE.seed, "trajectory"))
     reference = graders.replay(problem)
     tolerance = COURSE.thresholds["training_trajectory_tolerance"]
     assert len(reference.train) == len(reference.val_before_step) == problem.n_epochs
+    assert len(reference.states) == problem.n_epochs + 1
     assert reference.val_before_step[1:] == reference.val_after_step[:-1]
     for variant, hint in graders.MISTAKES.items():
         state = graders.replay(problem, variant).state
         assert graders.state_distance(state, reference.state) > 100 * tolerance, variant
-        assert graders.trajectory_mistake(problem, state, tolerance) == hint
+        assert graders.trajectory_mistake(problem, {"state": state, "forward_calls": []}, tolerance) == hint
+    short = graders.replay(problem, graders.EPOCH_SHORT).state
+    assert "one epoch too few" in graders.trajectory_mistake(problem, {"state": short, "forward_calls": []}, tolerance)
+    for epoch in (5, 18):
+        hint = graders.trajectory_mistake(problem, {"state": reference.states[epoch], "forward_calls": []}, tolerance)
+        assert f"after epoch {epoch} of {problem.n_epochs}" in hint and "one epoch too few" not in hint
+    # Weights no replayed loop reaches: the hint says they drifted, and by how much, and names no mistake.
+    drifted = {name: tensor * 1.01 for name, tensor in reference.state.items()}
+    hint = graders.trajectory_mistake(problem, {"state": drifted, "forward_calls": []}, tolerance)
+    distance = graders.state_distance(drifted, reference.state)
+    assert hint.startswith("the weights drifted from the reference loop's") and f"is {distance:.2g}," in hint
+
+
+def test_the_inputs_come_from_the_course_seed(pytestconfig: pytest.Config) -> None:
+    graders = load_graders(pytestconfig)
+    this_term, next_term = COURSE.model_copy(update={"seed": 2026}), COURSE.model_copy(update={"seed": 2027})
+    assert graders.split_cases(this_term) == graders.split_cases(COURSE.model_copy(update={"seed": 2026}))
+    assert [c[2] for c in graders.split_cases(this_term)] != [c[2] for c in graders.split_cases(next_term)]
+    for name in ("trajectory", "convergence", "plot"):
+        assert graders.input_seed(2026, name) != graders.input_seed(2027, name)
+    first = graders.trajectory_problem(graders.input_seed(2026, "trajectory"))
+    second = graders.trajectory_problem(graders.input_seed(2027, "trajectory"))
+    assert not torch.equal(first.t_u_train, second.t_u_train)
+
+
+def test_plot_fit_starts_from_a_clean_pyplot_state(tmp_path: Path, pytestconfig: pytest.Config) -> None:
+    """A figure training_loop left open is closed before plot_fit runs, so a plot_fit drawing on pyplot's current
+    figure is judged on what it drew itself, never on top of a loss plot."""
+    from coursekit.sandbox import probes
+
+    probes.load_course_probes(GRADERS / "probes.py")
+    handin = tmp_path / "handin"
+    handin.mkdir()
+    (handin / "training.py").write_text(
+        training_source(loop=LOOP_LEAVES_A_LOSS_PLOT, plot=PLOT_ON_THE_CURRENT_FIGURE), encoding="utf-8"
+    )
+    graders = load_graders(pytestconfig)
+    student = probes.Handin(handin)
+    problem = graders.trajectory_problem(1)
+    probes.PROBES["training_loop"](student, **problem.arguments())
+    assert matplotlib.pyplot.get_fignums(), "the loop under test should leave its loss plot open"
+    state = graders.initial_state(graders.PLOT_LAYERS, torch.Generator().manual_seed(1))
+    t_u, t_c = graders.thermometer_data(9, torch.Generator().manual_seed(2))
+    answer = probes.PROBES["plot_fit"](
+        student, layers=graders.PLOT_LAYERS, state=state, t_u=t_u, t_c=t_c, scale=None, png=False
+    )
+    (axes,) = answer["axes"]
+    assert [len(line["x"]) for line in axes["lines"]] == [9, 70]
+    sys.modules.pop("training", None)

@@ -71,9 +71,11 @@ def training_loop(
 def plot_fit(model: nn.Module, t_u: Tensor, t_c: Tensor, scale: float = 0.1) -> Figure:
     """The book's figure 6.9: the measurements as points and the model's curve.
 
-    Plot t_c against t_u (unscaled unknown units, shape [N] or [N, 1]) as points, and the model's
-    prediction over the inputs 20, 21, ..., 89 (fed to the model as `scale * input`, shape [70, 1])
-    as a line; label the x axis "Fahrenheit" and the y axis "Celsius". Return the figure.
+    t_u and t_c come as the data loader gives them: float32 of shape [N, 1], t_u in unscaled unknown
+    units. Plot t_c against t_u as points, and the model's prediction over the inputs 20, 21, ..., 89
+    (fed to the model as `scale * input`, shape [70, 1]) as a line; label the x axis "Fahrenheit" and
+    the y axis "Celsius" (a label that says the unit, such as "Temperature (°F)", is fine too).
+    Return the figure.
     """
     ### BEGIN SOLUTION
     t_range = torch.arange(20.0, 90.0).unsqueeze(1)
