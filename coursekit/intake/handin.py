@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from coursekit.author.student_folder import GENERATED_FILES
+from coursekit.author.student_folder import GENERATED_FILES, HANDIN_SCRIPT
 from coursekit.config import Course, IntakeLimits
 from coursekit.errors import CoursekitError
 from coursekit.intake.archives import (
@@ -177,7 +177,7 @@ def unpack_handin(*, student_id: str, source: Path, dest_dir: Path, course: Cour
         source=source,
         directory=dest_dir,
         files=tuple(name for name in intake.module_files if name in intake.written),
-        problems=tuple(intake.problems),
+        problems=(*intake.problems, *intake.notes),
     )
 
 
@@ -202,6 +202,8 @@ class _Intake:
         )
         self.budget = int(limits.max_total_mb * 1024 * 1024)
         self.problems: list[Problem] = []
+        # What was skipped unread, said after the problems with the modules themselves.
+        self.notes: list[Problem] = []
         self.written: set[str] = set()
 
     @property
@@ -540,10 +542,12 @@ def _report_skipped(intake: _Intake, skipped: _Skipped, *, where: str) -> None:
         for label, folders in skipped.folders.items()
     )
     count = f" ({skipped.entries:,} files)" if skipped.entries else ""
-    intake.report(
-        None,
-        f"{where}: skipped without reading{count}: {named}. Only {intake.files_text} are graded; "
-        "`python handin.py` in your folder makes a zip of just those",
+    intake.notes.append(
+        Problem(
+            None,
+            f"{where}: skipped without reading{count}: {named}. Only {intake.files_text} are graded; "
+            f"`python {HANDIN_SCRIPT}` in your folder makes a zip of just those",
+        )
     )
 
 
