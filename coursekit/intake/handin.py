@@ -55,8 +55,11 @@ JUNK_DIRS = frozenset({"__pycache__", "node_modules", "site-packages"})
 # Folders a zip of the whole student folder carries that no student wrote: skipped without being read, and named in
 # a note, since they are what makes such a zip large. A folder holding one of ENVIRONMENT_MARKERS is an environment
 # whatever its name (python -m venv writes pyvenv.cfg, conda writes conda-meta/).
-ENVIRONMENT_DIRS = frozenset({".venv", "venv", ".env", "env", ".conda", "site-packages"})
+ENVIRONMENT_DIRS = frozenset({".venv", ".conda", "site-packages"})
 ENVIRONMENT_MARKERS = frozenset({"pyvenv.cfg", "conda-meta"})
+# A venv made in the student's own folder (`python -m venv .`) puts its marker beside the modules: then only the
+# environment's own folders are skipped (venv's lib, bin, include; Windows' Lib, Scripts, Include; share).
+ENVIRONMENT_SUBDIRS = frozenset({"lib", "lib64", "bin", "include", "scripts", "share"})
 VCS_DIRS = frozenset({".git", ".hg", ".svn"})
 # A zip's central directory is read whole before any entry (zipfile parses all of it); this bounds that work
 # whatever the zip's size. A zip of a student folder with a venv holding torch, numpy, matplotlib and pytest lists
@@ -462,11 +465,17 @@ class _Skipped:
     entries: int = 0
 
 
-def _skipped_kind(parts: tuple[str, ...], environments: set[tuple[str, ...]]) -> tuple[int, str] | None:
-    """Where in `parts` a skipped folder starts, and its kind, for the folders named in the note; None otherwise."""
+def _skipped_kind(
+    parts: tuple[str, ...], environments: set[tuple[str, ...]], shared: set[tuple[str, ...]]
+) -> tuple[int, str] | None:
+    """Where in `parts` a skipped folder starts, and its kind, for the folders named in the note; None otherwise.
+
+    `environments`: the environments' root folders; `shared`: roots that also hold the student's modules.
+    """
     for depth, part in enumerate(parts[:-1]):
         lower = part.lower()
-        if lower in ENVIRONMENT_DIRS or parts[: depth + 1] in environments:
+        in_shared_root = parts[:depth] in shared and lower in ENVIRONMENT_SUBDIRS
+        if lower in ENVIRONMENT_DIRS or parts[: depth + 1] in environments or in_shared_root:
             return depth, "a virtual environment"
         if lower in VCS_DIRS:
             return depth, "version control"
@@ -488,6 +497,10 @@ def _zip_members(archive: zipfile.ZipFile, intake: _Intake) -> Iterator[Member]:
             if part.lower() in ENVIRONMENT_MARKERS:
                 environments.add(parts[:depth])
                 break
+    # Environment roots that hold a module directly: only their environment folders are skipped.
+    shared = {parts[:-1] for parts in (path_parts(info.filename) for info in infos) if intake.module_of(parts[-1])}
+    shared &= environments
+    environments -= shared
     skipped = _Skipped(folders={})
     looked_at = 0
     for info in infos:
@@ -503,7 +516,7 @@ def _zip_members(archive: zipfile.ZipFile, intake: _Intake) -> Iterator[Member]:
             )
             continue
         parts = path_parts(filename)
-        kind = _skipped_kind(parts, environments)
+        kind = _skipped_kind(parts, environments, shared)
         if kind is not None:
             depth, label = kind
             folder = "/".join(parts[: depth + 1]) + "/"
@@ -563,6 +576,8 @@ def _folder_members(root: Path, intake: _Intake) -> Iterator[Member]:
         except OSError as error:
             intake.report(None, f"{root.name}/{'/'.join(parts)} could not be read ({_reason(error)})")
             return
+        # A venv made in this very folder: its own folders are skipped, the modules beside them are not.
+        in_venv = any(entry.name.lower() in ENVIRONMENT_MARKERS for entry in entries)
         for entry in entries:
             seen += 1
             if seen > intake.limits.max_entries:
@@ -574,7 +589,9 @@ def _folder_members(root: Path, intake: _Intake) -> Iterator[Member]:
                     )
                 return
             entry_parts = (*parts, entry.name)
-            if entry.is_dir(follow_symlinks=False) and (kind := _skipped_folder_kind(Path(entry.path))):
+            if entry.is_dir(follow_symlinks=False) and (
+                kind := _skipped_folder_kind(Path(entry.path), in_venv, intake.module_files)
+            ):
                 skipped.folders.setdefault(kind, []).append("/".join(entry_parts) + "/")
                 continue
             if _is_junk(entry_parts):
@@ -604,12 +621,20 @@ def _folder_members(root: Path, intake: _Intake) -> Iterator[Member]:
     return members()
 
 
-def _skipped_folder_kind(path: Path) -> str | None:
-    """Whether a folder of a folder hand-in is an environment or version control (skipped and noted)."""
+def _skipped_folder_kind(path: Path, in_venv: bool, modules: tuple[str, ...]) -> str | None:
+    """Whether a folder of a folder hand-in is an environment or version control (skipped and noted); `in_venv`:
+    its parent folder is a venv's root. A venv's root that holds one of `modules` is the student's folder."""
     name = path.name.lower()
     if name in VCS_DIRS:
         return "version control"
-    if name in ENVIRONMENT_DIRS or any(os.path.lexists(path / marker) for marker in ENVIRONMENT_MARKERS):
+    if (
+        name in ENVIRONMENT_DIRS
+        or (in_venv and name in ENVIRONMENT_SUBDIRS)
+        or (
+            any(os.path.lexists(path / marker) for marker in ENVIRONMENT_MARKERS)
+            and not any(os.path.lexists(path / module) for module in modules)
+        )
+    ):
         return "a virtual environment"
     return None
 

@@ -130,3 +130,25 @@ def test_a_folder_zip_with_a_60_mb_venv_grades_full_marks_for_the_solutions(fold
     assert result.score == COURSE.assignment.points == 100
     feedback = (out / "feedback" / "alice.md").read_text(encoding="utf-8")
     assert "skipped without reading" in feedback and "ch6/.venv/" in feedback
+
+
+def test_a_venv_made_in_the_folder_itself_skips_its_own_folders_not_the_modules(tmp_path: Path) -> None:
+    """`python -m venv .` in the student's folder: pyvenv.cfg, lib/ and bin/ sit beside the modules."""
+    source = tmp_path / "dan.zip"
+    with zipfile.ZipFile(source, "w") as archive:
+        for name in PART_FILES:
+            archive.write(REPO / "solutions" / name, f"ch6/{name}")
+        archive.writestr("ch6/pyvenv.cfg", "home = /usr/bin\n")
+        for index in range(COURSE.intake.max_entries + 10):
+            archive.writestr(f"ch6/lib/python3.11/site-packages/pkg/m{index}.py", "x = 1\n")
+        archive.writestr("ch6/bin/python", "#!/bin/sh\n")
+    handin = unpack_handin(student_id="d", source=source, dest_dir=tmp_path / "z", course=COURSE, limits=COURSE.intake)
+    assert sorted(handin.files) == PART_FILES
+    assert [problem.message for problem in handin.problems if "a virtual environment: ch6/" in problem.message]
+
+    folder = tmp_path / "dan"
+    with zipfile.ZipFile(source) as archive:
+        archive.extractall(folder)
+    handin = unpack_handin(student_id="d", source=folder, dest_dir=tmp_path / "f", course=COURSE, limits=COURSE.intake)
+    assert sorted(handin.files) == PART_FILES
+    assert [problem.message for problem in handin.problems if "a virtual environment: ch6/" in problem.message]
