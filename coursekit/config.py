@@ -165,11 +165,20 @@ class ChapterCode(_Strict):
     notebook_checks: str | None = None
 
 
+class Script(_Strict):
+    """A script of exercises/ given to students to run on their own code (never graded), listed in their README."""
+
+    file: str = Field(pattern=r"^[a-z_]+\.py$")
+    # What running it does, in the student README (markdown).
+    description: str
+
+
 class Release(_Strict):
     """What the student release says about the chapter."""
 
     # The student README's opening paragraph (markdown): what the student builds, in the chapter's words.
     introduction: str = ""
+    scripts: list[Script] = Field(default_factory=list)
 
 
 class Course(_Strict):

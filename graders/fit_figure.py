@@ -36,8 +36,8 @@ def figure_png(fit: dict[str, Any], *, scale: float = 0.1) -> bytes | None:
     # Fixed margins: tight_layout would cost more than the rest of the figure.
     figure.subplots_adjust(left=0.12, right=0.97, bottom=0.14, top=0.96)
     axes = figure.add_subplot()
-    axes.plot(fit["t_u"].flatten().numpy(), fit["t_c"].flatten().numpy(), "o", label="measurements")
-    axes.plot(t_range.numpy(), curve.numpy(), "c-", label="your model after training")
+    axes.plot(fit["t_u"].flatten().numpy(), fit["t_c"].flatten().numpy(), "o", label="the grader's measurements")
+    axes.plot(t_range.numpy(), curve.numpy(), "c-", label="the grader's network, trained by your loop")
     axes.set_xlabel("Fahrenheit")
     axes.set_ylabel("Celsius")
     axes.legend(loc="upper left")

@@ -25,11 +25,17 @@ from pathlib import Path, PurePosixPath
 
 from coursekit.author.notebook import build_notebook, exercise_points, notebook_name, notebook_text
 from coursekit.author.stubs import BEGIN_FENCE, END_FENCE, build_exercises
+from coursekit.author.student_folder import GENERATED_FILES, HANDIN_SCRIPT, HANDIN_ZIP, generated_files, marker_name
 from coursekit.config import Course, load_course
 from coursekit.errors import CoursekitError
 
 # The packages a student installs: what the stubs, the public tests and the plot need.
 STUDENT_PACKAGES = ("torch", "numpy", "matplotlib", "pytest")
+# PyTorch's index of CPU-only wheels: PyPI's Linux torch is the CUDA build (19 CUDA packages, several GB), and
+# its macOS and Windows builds are CPU-only already.
+PYTORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+# The Python version students use: the graders' (pyproject.toml's requires-python), the one the release is tested with.
+STUDENT_PYTHON = "3.11"
 # The earliest time a zip entry can carry; any fixed value makes the archive reproducible.
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 # Markers that only instructor files carry.
@@ -79,24 +85,38 @@ def student_requirements(*, pyproject: Path) -> str:
             f"{pyproject}: [project] dependencies must pin {', '.join(missing)} with '==' "
             "(students and graders must run the same versions)"
         )
-    lines = [pins[name] for name in STUDENT_PACKAGES]
+    lines = []
+    for name in STUDENT_PACKAGES:
+        if name == "torch":
+            version = pins[name].split("==")[1]
+            # The +cpu local version exists on the CPU index alone, so pip cannot pick a CUDA build on Linux.
+            lines += [f'torch=={version}+cpu; sys_platform == "linux"', f'torch=={version}; sys_platform != "linux"']
+        else:
+            lines.append(pins[name])
     return (
-        "# The versions the graders run; install them with: pip install -r requirements.txt\n" + "\n".join(lines) + "\n"
+        "# The versions the graders run; install them with: pip install -r requirements.txt\n"
+        "# Linux gets torch's CPU-only build from PyTorch's CPU index; macOS and Windows get PyPI's (CPU-only there).\n"
+        f"--extra-index-url {PYTORCH_CPU_INDEX}\n" + "\n".join(lines) + "\n"
     )
 
 
 def student_readme(*, course: Course, course_dir: Path) -> str:
-    """The README.md of the student release: what to do, how to test, what to hand in, the exercises."""
+    """The README.md of the student release: set-up, testing, the course's scripts, hand-in, the exercises."""
     assignment = course.assignment
     book = course.book
     files = ", ".join(f"`{part.file}`" for part in assignment.parts)
     exercises = [exercise for part in assignment.parts for exercise in part.exercises]
-    example = exercises[min(1, len(exercises) - 1)].name
+    example = exercises[min(1, len(exercises) - 1)]
     rows = []
     for part in assignment.parts:
         for exercise, points in zip(part.exercises, exercise_points(part, course_dir=course_dir), strict=True):
-            rows.append(f"| {exercise.id} | `{part.file}` | `{exercise.name}` | {exercise.title} | {points:g} |")
+            rows.append(
+                f"| {exercise.id} | `{marker_name(exercise.id)}` | `{part.file}` | `{exercise.name}` | "
+                f"{exercise.title} | {points:g} |"
+            )
     table = "\n".join(rows)
+    scripts = "".join(f"- `python {script.file}` {script.description.strip()}\n" for script in course.release.scripts)
+    try_section = f"\n## Try your code\n\n{scripts}" if scripts else ""
     return f"""# {assignment.title}
 
 Exercises for chapter {book.chapter} of *{book.title}* ({book.authors}), "{book.chapter_title}".
@@ -105,12 +125,12 @@ Exercises for chapter {book.chapter} of *{book.title}* ({book.authors}), "{book.
 ## What to do
 
 Each exercise is a function or class in {files} whose body raises
-`NotImplementedError("Exercise 1.2: ...")`. Replace that line with your code. Keep every name and
+`NotImplementedError("Exercise {example.id}: ...")`. Replace that line with your code. Keep every name and
 signature as given: the graders import them. The docstrings state the shapes, dtypes and maths.
 
 ## Set up and test
 
-With Python 3.11:
+Python {STUDENT_PYTHON}: the version the graders run, and the one this folder is tested with. In this folder:
 
 ```
 python -m venv .venv
@@ -119,20 +139,31 @@ pip install -r requirements.txt
 pytest
 ```
 
-`pytest` runs the public tests in `tests/` against your files; run one exercise's tests with, e.g.,
-`pytest -k {example}`. Every test fails until you implement its exercise. The graders run more checks than
-the public tests (other inputs, gradients, a validation-loss threshold), so passing them is necessary,
-not sufficient. The tests need no GPU and no internet.
+`requirements.txt` pins the graders' versions. On Linux it takes torch's CPU-only build from PyTorch's CPU
+index ({PYTORCH_CPU_INDEX}): no GPU is needed, and PyPI's Linux torch would bring several GB of CUDA
+libraries. On macOS and Windows, PyPI's torch is used as it is.
 
+`pytest` runs the public tests in `tests/` against your files and ends with a table of your progress: each
+exercise, its public checks passed and the points at stake, then `K/{len(exercises)} exercises pass their public
+checks`. `pytest -m {marker_name(example.id)}` runs exercise {example.id}'s tests alone (the markers are in the
+table below). Every test fails until you implement its exercise. The graders run more checks than the public
+tests (other inputs, gradients, a validation-loss threshold), so passing them is necessary, not sufficient. The
+tests need no GPU and no internet.
+{try_section}
 ## What to hand in
 
-{files}, through the course page: the files themselves, or a zip of this
-folder. Do not rename them; anything else you hand in is ignored. Total: {assignment.points:g} points.
+```
+python {HANDIN_SCRIPT}
+```
+
+writes `{HANDIN_ZIP}` holding exactly {files}, and first warns about any exercise whose stub still raises
+`NotImplementedError`. Hand in `{HANDIN_ZIP}` through the course page (or the files themselves). Do not rename
+them; nothing else is graded. Total: {assignment.points:g} points.
 
 ## Exercises
 
-| exercise | file | name | what | points |
-|---|---|---|---|---|
+| exercise | marker | file | name | what | points |
+|---|---|---|---|---|---|
 {table}
 """
 
@@ -146,7 +177,15 @@ def collect_student_files(*, course_dir: Path, course: Course) -> dict[str, byte
     exercises = course_dir / "exercises"
     files: dict[str, bytes] = {}
     for path in sorted(exercises.glob("*.py")) + sorted(exercises.glob("pytest.ini")):
+        if path.name in GENERATED_FILES:
+            raise ReleaseError(
+                f"{path}: the release writes {path.name} itself (coursekit.author.student_folder); remove it and put "
+                "the public tests' fixtures in exercises/tests/conftest.py"
+            )
         files[path.name] = path.read_bytes()
+    for script in course.release.scripts:
+        if script.file not in files:
+            raise ReleaseError(f"{exercises / script.file} is missing: course.yml's release.scripts lists it")
     tests = exercises / "tests"
     for path in sorted(tests.rglob("*")):
         relative = PurePosixPath(path.relative_to(exercises).as_posix())
@@ -160,6 +199,13 @@ def collect_student_files(*, course_dir: Path, course: Course) -> dict[str, byte
         if not path.is_file():
             raise ReleaseError(f"{path} is missing: course.yml's data lists it")
         files[data] = path.read_bytes()
+    points = {
+        exercise.id: share
+        for part in course.assignment.parts
+        for exercise, share in zip(part.exercises, exercise_points(part, course_dir=course_dir), strict=True)
+    }
+    for name, text in generated_files(course, points=points).items():
+        files[name] = text.encode("utf-8")
     files["README.md"] = student_readme(course=course, course_dir=course_dir).encode("utf-8")
     files["requirements.txt"] = student_requirements(pyproject=course_dir / "pyproject.toml").encode("utf-8")
     return dict(sorted(files.items()))

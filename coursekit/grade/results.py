@@ -30,6 +30,7 @@ from coursekit.escaping import (
     MAX_MESSAGE_CHARS,
     TextBudget,
     cut,
+    html_code,
     markdown_code_block,
     markdown_inline,
     markdown_link_target,
@@ -360,20 +361,30 @@ def _feedback_markdown(result: StudentResult, *, course: Course, budget: TextBud
         out.write(f"## {heading}: {_rounded(scores[part.id])} / {_rounded(part.points)}\n\n")
         for exercise in part.exercises:
             verdicts = [v for v in result.verdicts if v.part == part.id and v.exercise == exercise.id]
-            messages = {v.message for v in verdicts if not v.passed}
-            if len(verdicts) > 1 and not any(v.passed for v in verdicts) and len(messages) == 1:
+            if not verdicts:
+                continue
+            name = markdown_inline(f"{exercise.id} {exercise.name}")
+            score, most = sum(v.score for v in verdicts), sum(v.max_score for v in verdicts)
+            failed = [v for v in verdicts if not v.passed]
+            messages = {v.message for v in failed}
+            if not failed:
+                # Passes collapse to one line per exercise; failures are shown in full.
+                out.write(f"- passed ({_rounded(score)}/{_rounded(most)}) {name}: {_checks(len(verdicts))}\n")
+            elif len(verdicts) > 1 and len(failed) == len(verdicts) and len(messages) == 1:
                 # One cause for every check (a stub, a crash, a missing file): say it once.
-                most = sum(v.max_score for v in verdicts)
-                name = markdown_inline(f"{exercise.id} {exercise.name}")
                 out.write(f"- FAILED (0/{_rounded(most)}) {name}: all {len(verdicts)} checks\n")
                 out.write(_quoted(messages.pop(), budget))
-                continue
-            for verdict in verdicts:
-                mark = "passed" if verdict.passed else "FAILED"
-                name = markdown_inline(verdict.name)
-                out.write(f"- {mark} ({_rounded(verdict.score)}/{_rounded(verdict.max_score)}) {name}\n")
-                if not verdict.passed and verdict.message:
-                    out.write(_quoted(verdict.message, budget))
+            else:
+                out.write(
+                    f"- {_rounded(score)}/{_rounded(most)} {name}: {len(failed)} of {_checks(len(verdicts))} failed\n"
+                )
+                for verdict in failed:
+                    out.write(
+                        f"  - FAILED ({_rounded(verdict.score)}/{_rounded(verdict.max_score)}) "
+                        f"{markdown_inline(verdict.name)}\n"
+                    )
+                    if verdict.message:
+                        out.write("  " + _quoted(verdict.message, budget).replace("\n  >", "\n    >"))
         printed = result.output.get(part.id, "").strip("\n")
         if printed.strip():
             out.write(f"\nYour code printed:\n\n{budget.fit(printed, markdown_code_block)}")
@@ -384,18 +395,148 @@ def _feedback_markdown(result: StudentResult, *, course: Course, budget: TextBud
     return out.getvalue()
 
 
+def _checks(count: int) -> str:
+    return "1 check" if count == 1 else f"{count} checks"
+
+
 def _quoted(message: str, budget: TextBudget) -> str:
     """A hint as a blockquote under its list item; every line carries the quote, so none can leave it."""
     text = budget.fit(cut(message, MAX_MESSAGE_CHARS), markdown_text)
     return "  > " + text.replace("\n", "\n  > ") + "\n"
 
 
+# One self-contained page (inline style, the picture as a data: URI, no script): an LMS comment or an email can
+# carry it. Autoescaped; student text arrives already escaped by `_feedback_html`, as Markup.
+_FEEDBACK_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }}: {{ student }}</title>
+<style>
+body { font: 15px/1.45 system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
+h1 { font-size: 1.4rem; } h2 { font-size: 1.1rem; margin-top: 1.6rem; border-bottom: 1px solid #ddd; }
+.passed { color: #16632b; } .failed { color: #a3161b; font-weight: 600; }
+blockquote, pre { white-space: pre-wrap; background: #f6f6f6; padding: .4rem .7rem; margin: .3rem 0 .6rem 1.2rem; }
+blockquote { border-left: 3px solid #a3161b; } ul { padding-left: 1.2rem; } img { max-width: 100%; }
+</style></head><body>
+<h1>{{ title }}</h1>
+{% if not_graded %}
+<p><strong>{{ student }}: not graded yet.</strong> Grading could not finish ({{ not_graded }}); your instructor has
+been told and will regrade your hand-in.</p>
+{% else %}
+<p><strong>{{ student }}: {{ score }} / {{ most }} points</strong></p>
+{% if problems %}<h2>Problems with your hand-in</h2><ul>{% for problem in problems %}<li>{{ problem }}</li>{% endfor %}</ul>
+{% endif %}
+{% for part in parts %}
+<h2>{{ part.heading }}: {{ part.score }} / {{ part.most }}</h2>
+<ul>
+{% for exercise in part.exercises %}
+<li>{% if exercise.passed %}<span class="passed">passed</span> ({{ exercise.score }}/{{ exercise.most }})
+{{ exercise.name }}: {{ exercise.checks }}
+{% else %}<span class="failed">{{ exercise.score }}/{{ exercise.most }}</span> {{ exercise.name }}: {{ exercise.checks }}
+<ul>{% for failure in exercise.failures %}<li><span class="failed">FAILED</span> ({{ failure.score }}/{{ failure.most }})
+{{ failure.name }}{% if failure.message %}<blockquote>{{ failure.message }}</blockquote>{% endif %}</li>{% endfor %}</ul>
+{% endif %}</li>
+{% endfor %}
+</ul>
+{% if part.printed %}<p>Your code printed:</p><pre>{{ part.printed }}</pre>{% endif %}
+{% if part.figure %}<figure><img src="data:image/png;base64,{{ part.figure }}" alt="{{ caption }}">
+<figcaption>{{ caption }}</figcaption></figure>{% endif %}
+{% endfor %}
+{% endif %}
+</body></html>
+"""
+
+
+def feedback_html(result: StudentResult, *, course: Course) -> str:
+    """The student's feedback as one self-contained HTML page, the picture embedded; at most MAX_FILE_BYTES.
+
+    The same content as `feedback_markdown`: a subtotal per part and exercise, passes on one line per exercise,
+    failures in full. Every string is escaped (jinja2's autoescape; student text through coursekit.escaping).
+    """
+    return within_file_size(
+        lambda budget: _feedback_html(result, course=course, budget=budget), size=utf8_size, limit=MAX_FILE_BYTES
+    )
+
+
+def _feedback_html(result: StudentResult, *, course: Course, budget: TextBudget) -> str:
+    import jinja2
+    from markupsafe import Markup
+
+    def student_text(text: str) -> Markup:
+        return Markup(budget.fit(cut(text, MAX_MESSAGE_CHARS), html_code))
+
+    scores = result.part_scores(course)
+    parts = []
+    for part in course.assignment.parts:
+        exercises = []
+        for exercise in part.exercises:
+            verdicts = [v for v in result.verdicts if v.part == part.id and v.exercise == exercise.id]
+            if not verdicts:
+                continue
+            failed = [v for v in verdicts if not v.passed]
+            messages = {v.message for v in failed}
+            one_cause = len(verdicts) > 1 and len(failed) == len(verdicts) and len(messages) == 1
+            if one_cause:
+                failures = [
+                    {
+                        "name": f"all {len(verdicts)} checks",
+                        "score": 0,
+                        "most": _rounded(sum(v.max_score for v in verdicts)),
+                        "message": student_text(messages.pop()),
+                    }
+                ]
+            else:
+                failures = [
+                    {
+                        "name": v.name,
+                        "score": _rounded(v.score),
+                        "most": _rounded(v.max_score),
+                        "message": student_text(v.message) if v.message else "",
+                    }
+                    for v in failed
+                ]
+            exercises.append(
+                {
+                    "name": f"{exercise.id} {exercise.name}",
+                    "passed": not failed,
+                    "score": _rounded(sum(v.score for v in verdicts)),
+                    "most": _rounded(sum(v.max_score for v in verdicts)),
+                    "checks": _checks(len(verdicts))
+                    if not failed
+                    else f"{len(failed)} of {_checks(len(verdicts))} failed",
+                    "failures": failures,
+                }
+            )
+        printed = result.output.get(part.id, "").strip("\n")
+        figure = part.id == result.figure_part and result.figure_png is not None
+        parts.append(
+            {
+                "heading": f"{part.title} ({part.file})",
+                "score": _rounded(scores[part.id]),
+                "most": _rounded(part.points),
+                "exercises": exercises,
+                "printed": Markup(budget.fit(printed, html_code)) if printed.strip() else "",
+                "figure": base64.b64encode(result.figure_png).decode("ascii") if figure and result.figure_png else "",
+            }
+        )
+    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True)
+    return environment.from_string(_FEEDBACK_PAGE).render(
+        title=course.assignment.title,
+        student=result.student_id,
+        not_graded=cut(result.not_graded, MAX_MESSAGE_CHARS) if result.not_graded else "",
+        score=_rounded(result.score),
+        most=_rounded(course.assignment.points),
+        problems=[student_text(problem) for problem in result.problems],
+        parts=parts,
+        caption=course.chapter.figure_caption,
+    )
+
+
 def write_student_result(result: StudentResult, *, course: Course, out_dir: Path) -> None:
-    """Write results/<id>.json and feedback/<id>.md (+ the feedback picture's PNG)."""
+    """Write results/<id>.json, feedback/<id>.md (+ the feedback picture's PNG) and feedback/<id>.html."""
     feedback_dir = out_dir / FEEDBACK_DIR
     if result.figure_png is not None:
         write_atomically(feedback_dir / f"{result.student_id}-{FIGURE_SUFFIX}", result.figure_png)
     write_atomically(feedback_dir / f"{result.student_id}.md", feedback_markdown(result, course=course).encode())
+    write_atomically(feedback_dir / f"{result.student_id}.html", feedback_html(result, course=course).encode())
     payload = _results_json(gradescope_results(result, course=course))
     # results.json last: its presence marks the student as graded when a batch resumes.
     write_atomically(results_json_path(out_dir, result.student_id), payload.encode())

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from coursekit.author.student_folder import GENERATED_FILES, HANDIN_SCRIPT
 from coursekit.config import Course, IntakeLimits
 from coursekit.errors import CoursekitError
 from coursekit.intake.archives import (
@@ -38,6 +39,7 @@ from coursekit.intake.archives import (
     is_symlink_entry,
     is_system_file,
     open_regular_file,
+    path_parts,
     read_bounded,
     unsafe_path_reason,
     zip_member,
@@ -50,6 +52,20 @@ RELEASE_FILES = frozenset({"conftest.py", "__init__.py"})
 
 # Tool and editor droppings, ignored without a word, as operating-system litter is (coursekit.intake.archives).
 JUNK_DIRS = frozenset({"__pycache__", "node_modules", "site-packages"})
+# Folders a zip of the whole student folder carries that no student wrote: skipped without being read, and named in
+# a note, since they are what makes such a zip large. A folder holding one of ENVIRONMENT_MARKERS is an environment
+# whatever its name (python -m venv writes pyvenv.cfg, conda writes conda-meta/).
+ENVIRONMENT_DIRS = frozenset({".venv", ".conda", "site-packages"})
+ENVIRONMENT_MARKERS = frozenset({"pyvenv.cfg", "conda-meta"})
+# A venv made in the student's own folder (`python -m venv .`) puts its marker beside the modules: then only the
+# environment's own folders are skipped (venv's lib, bin, include; Windows' Lib, Scripts, Include; share).
+ENVIRONMENT_SUBDIRS = frozenset({"lib", "lib64", "bin", "include", "scripts", "share"})
+VCS_DIRS = frozenset({".git", ".hg", ".svn"})
+# A zip's central directory is read whole before any entry (zipfile parses all of it); this bounds that work
+# whatever the zip's size. A zip of a student folder with a venv holding torch, numpy, matplotlib and pytest lists
+# about 20,000 entries in 2.5 MB (about 130 bytes each); 16 MiB is six times that, about 130,000 entries, parsed
+# by zipfile in about a second.
+MAX_ZIP_DIRECTORY_BYTES = 16 * 1024 * 1024
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".tar.gz", ".gz", ".bz2", ".xz", ".7z", ".rar")
 # Cell magics whose body is Python: keep the body, comment out the magic line.
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})
@@ -164,7 +180,7 @@ def unpack_handin(*, student_id: str, source: Path, dest_dir: Path, course: Cour
         source=source,
         directory=dest_dir,
         files=tuple(name for name in intake.module_files if name in intake.written),
-        problems=tuple(intake.problems),
+        problems=(*intake.problems, *intake.notes),
     )
 
 
@@ -180,9 +196,17 @@ class _Intake:
         self.module_files = tuple(self.contract)
         self.files_text = course.contract_files_text()
         self.files_text_or = course.contract_files_text(conjunction="or")
-        self.quiet_files = RELEASE_FILES | set(course.given_modules)
+        # The release's own files beside the modules: the tool's (pytest.ini, the handin script...) and the course's.
+        self.quiet_files = (
+            RELEASE_FILES
+            | set(GENERATED_FILES)
+            | set(course.given_modules)
+            | {script.file for script in course.release.scripts}
+        )
         self.budget = int(limits.max_total_mb * 1024 * 1024)
         self.problems: list[Problem] = []
+        # What was skipped unread, said after the problems with the modules themselves.
+        self.notes: list[Problem] = []
         self.written: set[str] = set()
 
     @property
@@ -215,16 +239,22 @@ class _Intake:
     # -- zips ------------------------------------------------------------------------------------------------
 
     def unpack_zip(self) -> None:
+        """Read the zip's listing (bounded by MAX_ZIP_DIRECTORY_BYTES), then only the entries intake picks.
+
+        The zip's own size is no bound: a zip of the whole folder with a virtual environment can be hundreds of MB,
+        of which intake reads the listing and the modules alone, each read bounded by the hand-in's budget.
+        """
         name = self.source.name
-        size = self.source.stat().st_size
-        if size > self.budget:
-            self.report(
-                None,
-                f"{name} is {_megabytes(size)}, over the {self.limit_text} limit for a hand-in: "
-                f"hand in a zip of {self.files_text} only",
-            )
-            return
         try:
+            with open_regular_file(self.source) as stream:
+                directory_bytes = _zip_directory_size(stream)
+            if directory_bytes is not None and directory_bytes > MAX_ZIP_DIRECTORY_BYTES:
+                self.report(
+                    None,
+                    f"{name} lists more files than intake reads (its listing is {_megabytes(directory_bytes)}, over "
+                    f"{_megabytes(MAX_ZIP_DIRECTORY_BYTES)}): hand in a zip of {self.files_text} only",
+                )
+                return
             archive = zipfile.ZipFile(self.source)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError) as error:
             self.report(
@@ -419,17 +449,60 @@ class _Intake:
 # -- zip and folder listings -------------------------------------------------------------------------------------
 
 
+def _zip_directory_size(stream: IO[bytes]) -> int | None:
+    """The size of a zip's central directory as its end record declares it (what zipfile would read); None when the
+    end record cannot be found (zipfile then refuses the file itself)."""
+    # zipfile's own reader of the end record (zip64 included): the size it returns is the size zipfile reads.
+    record = zipfile._EndRecData(stream)  # type: ignore[attr-defined]
+    return None if record is None else int(record[zipfile._ECD_SIZE])  # type: ignore[attr-defined]
+
+
+@dataclass
+class _Skipped:
+    """Folders skipped without being read: each kind's top folders, and the entries under them."""
+
+    folders: dict[str, list[str]]  # "a virtual environment" -> [".venv/", ...]
+    entries: int = 0
+
+
+def _skipped_kind(
+    parts: tuple[str, ...], environments: set[tuple[str, ...]], shared: set[tuple[str, ...]]
+) -> tuple[int, str] | None:
+    """Where in `parts` a skipped folder starts, and its kind, for the folders named in the note; None otherwise.
+
+    `environments`: the environments' root folders; `shared`: roots that also hold the student's modules.
+    """
+    for depth, part in enumerate(parts[:-1]):
+        lower = part.lower()
+        in_shared_root = parts[:depth] in shared and lower in ENVIRONMENT_SUBDIRS
+        if lower in ENVIRONMENT_DIRS or parts[: depth + 1] in environments or in_shared_root:
+            return depth, "a virtual environment"
+        if lower in VCS_DIRS:
+            return depth, "version control"
+    return None
+
+
 def _zip_members(archive: zipfile.ZipFile, intake: _Intake) -> Iterator[Member]:
-    """The zip's regular files, minus junk; unsafe names and links are reported, never followed."""
+    """The zip's regular files, minus junk; unsafe names and links are reported, never followed.
+
+    Environments, version control and caches are skipped by name before anything is counted or read, so a zip of
+    the whole folder is judged by the files a student wrote; the note says what was skipped.
+    """
     name = intake.source.name
     infos = archive.infolist()
-    if len(infos) > intake.limits.max_entries:
-        intake.report(
-            None,
-            f"{name} has {len(infos)} entries, more than the limit of {intake.limits.max_entries}; only the first "
-            f"{intake.limits.max_entries} were looked at: hand in a zip of {intake.files_text}",
-        )
-        infos = infos[: intake.limits.max_entries]
+    environments: set[tuple[str, ...]] = set()  # the folders holding pyvenv.cfg or conda-meta/
+    for info in infos:
+        parts = path_parts(info.filename)
+        for depth, part in enumerate(parts):
+            if part.lower() in ENVIRONMENT_MARKERS:
+                environments.add(parts[:depth])
+                break
+    # Environment roots that hold a module directly: only their environment folders are skipped.
+    shared = {parts[:-1] for parts in (path_parts(info.filename) for info in infos) if intake.module_of(parts[-1])}
+    shared &= environments
+    environments -= shared
+    skipped = _Skipped(folders={})
+    looked_at = 0
     for info in infos:
         filename = info.filename
         if is_folder_entry(info):
@@ -442,9 +515,27 @@ def _zip_members(archive: zipfile.ZipFile, intake: _Intake) -> Iterator[Member]:
                 "zip the files from their own folder",
             )
             continue
-        member = zip_member(archive, info)
-        if _is_junk(member.parts):
+        parts = path_parts(filename)
+        kind = _skipped_kind(parts, environments, shared)
+        if kind is not None:
+            depth, label = kind
+            folder = "/".join(parts[: depth + 1]) + "/"
+            folders = skipped.folders.setdefault(label, [])
+            if folder not in folders:
+                folders.append(folder)
+        if kind is not None or _is_junk(parts):
+            skipped.entries += 1
             continue
+        looked_at += 1
+        if looked_at > intake.limits.max_entries:
+            if looked_at == intake.limits.max_entries + 1:
+                intake.report(
+                    None,
+                    f"{name} has more than {intake.limits.max_entries} files besides environments and caches; only "
+                    f"the first {intake.limits.max_entries} were looked at: hand in a zip of {intake.files_text}",
+                )
+            continue
+        member = zip_member(archive, info)
         if is_symlink_entry(info):
             intake.report(
                 intake.module_of(member.name),
@@ -452,11 +543,31 @@ def _zip_members(archive: zipfile.ZipFile, intake: _Intake) -> Iterator[Member]:
             )
             continue
         yield member
+    _report_skipped(intake, skipped, where=name)
+
+
+def _report_skipped(intake: _Intake, skipped: _Skipped, *, where: str) -> None:
+    """One note naming the environments and version-control folders skipped (caches are skipped without a word)."""
+    if not skipped.folders:
+        return
+    named = "; ".join(
+        f"{label}: {', '.join(folders[:3])}{', ...' if len(folders) > 3 else ''}"
+        for label, folders in skipped.folders.items()
+    )
+    count = f" ({skipped.entries:,} files)" if skipped.entries else ""
+    intake.notes.append(
+        Problem(
+            None,
+            f"{where}: skipped without reading{count}: {named}. Only {intake.files_text} are graded; "
+            f"`python {HANDIN_SCRIPT}` in your folder makes a zip of just those",
+        )
+    )
 
 
 def _folder_members(root: Path, intake: _Intake) -> Iterator[Member]:
     """A folder's regular files, minus junk, without following symbolic links, at most max_entries looked at."""
     seen = 0
+    skipped = _Skipped(folders={})
 
     def walk(directory: Path, parts: tuple[str, ...]) -> Iterator[Member]:
         nonlocal seen
@@ -465,6 +576,8 @@ def _folder_members(root: Path, intake: _Intake) -> Iterator[Member]:
         except OSError as error:
             intake.report(None, f"{root.name}/{'/'.join(parts)} could not be read ({_reason(error)})")
             return
+        # A venv made in this very folder: its own folders are skipped, the modules beside them are not.
+        in_venv = any(entry.name.lower() in ENVIRONMENT_MARKERS for entry in entries)
         for entry in entries:
             seen += 1
             if seen > intake.limits.max_entries:
@@ -476,6 +589,11 @@ def _folder_members(root: Path, intake: _Intake) -> Iterator[Member]:
                     )
                 return
             entry_parts = (*parts, entry.name)
+            if entry.is_dir(follow_symlinks=False) and (
+                kind := _skipped_folder_kind(Path(entry.path), in_venv, intake.module_files)
+            ):
+                skipped.folders.setdefault(kind, []).append("/".join(entry_parts) + "/")
+                continue
             if _is_junk(entry_parts):
                 continue
             label = f"{root.name}/{'/'.join(entry_parts)}"
@@ -496,7 +614,29 @@ def _folder_members(root: Path, intake: _Intake) -> Iterator[Member]:
             else:
                 intake.report(intake.module_of(entry.name), f"{label} is not a regular file; it was ignored")
 
-    return walk(root, ())
+    def members() -> Iterator[Member]:
+        yield from walk(root, ())
+        _report_skipped(intake, skipped, where=f"{root.name}/")
+
+    return members()
+
+
+def _skipped_folder_kind(path: Path, in_venv: bool, modules: tuple[str, ...]) -> str | None:
+    """Whether a folder of a folder hand-in is an environment or version control (skipped and noted); `in_venv`:
+    its parent folder is a venv's root. A venv's root that holds one of `modules` is the student's folder."""
+    name = path.name.lower()
+    if name in VCS_DIRS:
+        return "version control"
+    if (
+        name in ENVIRONMENT_DIRS
+        or (in_venv and name in ENVIRONMENT_SUBDIRS)
+        or (
+            any(os.path.lexists(path / marker) for marker in ENVIRONMENT_MARKERS)
+            and not any(os.path.lexists(path / module) for module in modules)
+        )
+    ):
+        return "a virtual environment"
+    return None
 
 
 def _is_junk(parts: tuple[str, ...]) -> bool:

@@ -5,6 +5,7 @@ The hidden graders check more (gradients, many random inputs, extreme values); p
 
 from collections.abc import Callable
 
+import pytest
 import torch
 import torch.nn.functional as F
 from activations import hardtanh, leaky_relu, relu, sigmoid, softplus, tanh
@@ -35,14 +36,17 @@ def assert_keeps_shape_and_dtype(name: str, activation: Callable[[Tensor], Tenso
         assert got.dtype == x.dtype, f"{name}(x) for a {x.dtype} x should be {x.dtype}, got {got.dtype}"
 
 
+@pytest.mark.ex1_1
 def test_1_1_tanh_matches_torch() -> None:
     assert_matches("tanh", tanh(SMALL), torch.tanh(SMALL), SMALL)
 
 
+@pytest.mark.ex1_1
 def test_1_1_tanh_keeps_shape_and_dtype() -> None:
     assert_keeps_shape_and_dtype("tanh", tanh)
 
 
+@pytest.mark.ex1_1
 def test_1_1_tanh_of_large_inputs_is_plus_or_minus_one() -> None:
     x = torch.tensor([-100.0, 100.0])
     got = tanh(x)
@@ -52,20 +56,24 @@ def test_1_1_tanh_of_large_inputs_is_plus_or_minus_one() -> None:
     assert torch.allclose(got, torch.tensor([-1.0, 1.0])), f"tanh([-100, 100]) should be [-1, 1], got {got.tolist()}"
 
 
+@pytest.mark.ex1_2
 def test_1_2_sigmoid_of_zero_is_one_half() -> None:
     got = sigmoid(torch.tensor(0.0))
     assert isinstance(got, Tensor), f"sigmoid should return a torch.Tensor, got {type(got).__name__}"
     assert got.item() == 0.5, f"sigmoid(0) should be 0.5, got {got.item()}"
 
 
+@pytest.mark.ex1_2
 def test_1_2_sigmoid_matches_torch() -> None:
     assert_matches("sigmoid", sigmoid(SMALL), torch.sigmoid(SMALL), SMALL)
 
 
+@pytest.mark.ex1_2
 def test_1_2_sigmoid_keeps_shape_and_dtype() -> None:
     assert_keeps_shape_and_dtype("sigmoid", sigmoid)
 
 
+@pytest.mark.ex1_2
 def test_1_2_sigmoid_of_large_inputs_is_zero_or_one() -> None:
     x = torch.tensor([-200.0, 200.0])
     got = sigmoid(x)
@@ -74,56 +82,68 @@ def test_1_2_sigmoid_of_large_inputs_is_zero_or_one() -> None:
     )
 
 
+@pytest.mark.ex1_3
 def test_1_3_relu_matches_torch() -> None:
     assert_matches("relu", relu(SMALL), F.relu(SMALL), SMALL)
 
 
+@pytest.mark.ex1_3
 def test_1_3_relu_keeps_shape_and_dtype() -> None:
     assert_keeps_shape_and_dtype("relu", relu)
 
 
+@pytest.mark.ex1_3
 def test_1_3_relu_of_negatives_is_zero() -> None:
     got = relu(torch.tensor([-5.0, -0.1]))
     assert torch.equal(got, torch.zeros(2)), f"relu([-5, -0.1]) should be [0, 0], got {got.tolist()}"
 
 
+@pytest.mark.ex1_4
 def test_1_4_leaky_relu_matches_torch() -> None:
     assert_matches("leaky_relu", leaky_relu(SMALL), F.leaky_relu(SMALL), SMALL)
 
 
+@pytest.mark.ex1_4
 def test_1_4_leaky_relu_uses_negative_slope() -> None:
     got = leaky_relu(SMALL, negative_slope=0.2)
     assert_matches("leaky_relu(x, negative_slope=0.2)", got, F.leaky_relu(SMALL, negative_slope=0.2), SMALL)
 
 
+@pytest.mark.ex1_4
 def test_1_4_leaky_relu_keeps_shape_and_dtype() -> None:
     assert_keeps_shape_and_dtype("leaky_relu", leaky_relu)
 
 
+@pytest.mark.ex1_5
 def test_1_5_hardtanh_matches_torch() -> None:
     assert_matches("hardtanh", hardtanh(SMALL), F.hardtanh(SMALL), SMALL)
 
 
+@pytest.mark.ex1_5
 def test_1_5_hardtanh_uses_min_val_and_max_val() -> None:
     got = hardtanh(SMALL, min_val=-2.0, max_val=0.5)
     expected = F.hardtanh(SMALL, min_val=-2.0, max_val=0.5)
     assert_matches("hardtanh(x, min_val=-2.0, max_val=0.5)", got, expected, SMALL)
 
 
+@pytest.mark.ex1_5
 def test_1_5_hardtanh_keeps_shape_and_dtype() -> None:
     assert_keeps_shape_and_dtype("hardtanh", hardtanh)
 
 
+@pytest.mark.ex1_6
 def test_1_6_softplus_matches_torch() -> None:
     assert_matches("softplus", softplus(SMALL), F.softplus(SMALL), SMALL)
 
 
+@pytest.mark.ex1_6
 def test_1_6_softplus_uses_beta_and_threshold() -> None:
     got = softplus(SMALL, beta=2.0, threshold=1.5)
     expected = F.softplus(SMALL, beta=2.0, threshold=1.5)
     assert_matches("softplus(x, beta=2.0, threshold=1.5)", got, expected, SMALL)
 
 
+@pytest.mark.ex1_6
 def test_1_6_softplus_of_large_inputs_is_x() -> None:
     x = torch.tensor([50.0, 1000.0])
     got = softplus(x)
@@ -132,5 +152,6 @@ def test_1_6_softplus_of_large_inputs_is_x() -> None:
     )
 
 
+@pytest.mark.ex1_6
 def test_1_6_softplus_keeps_shape_and_dtype() -> None:
     assert_keeps_shape_and_dtype("softplus", softplus)

@@ -1,10 +1,12 @@
 """Public checks for Exercise 2 (model.py): TemperatureNet's layers, shapes and size, and count_parameters."""
 
+import pytest
 import torch
 from model import TemperatureNet, count_parameters
 from torch import Tensor, nn
 
 
+@pytest.mark.ex2_1
 def test_2_1_temperature_net_registers_the_three_submodules() -> None:
     model = TemperatureNet(n_hidden=13)
     names = sorted(name for name, _ in model.named_children())
@@ -27,6 +29,7 @@ def test_2_1_temperature_net_registers_the_three_submodules() -> None:
     )
 
 
+@pytest.mark.ex2_1
 def test_2_1_temperature_net_output_has_shape_n_by_1() -> None:
     model = TemperatureNet()
     x = torch.rand(5, 1)
@@ -36,6 +39,7 @@ def test_2_1_temperature_net_output_has_shape_n_by_1() -> None:
     assert y.dtype == torch.float32, f"model(x) for a float32 x should be float32, got {y.dtype}"
 
 
+@pytest.mark.ex2_1
 def test_2_1_temperature_net_has_40_parameters_with_13_hidden() -> None:
     model = TemperatureNet(n_hidden=13)
     total = sum(p.numel() for p in model.parameters())
@@ -44,6 +48,7 @@ def test_2_1_temperature_net_has_40_parameters_with_13_hidden() -> None:
     )
 
 
+@pytest.mark.ex2_1
 def test_2_1_temperature_net_n_hidden_sets_the_width() -> None:
     model = TemperatureNet(n_hidden=4)
     total = sum(p.numel() for p in model.parameters())
@@ -52,6 +57,7 @@ def test_2_1_temperature_net_n_hidden_sets_the_width() -> None:
     )
 
 
+@pytest.mark.ex2_1
 def test_2_1_temperature_net_forward_is_linear_tanh_linear() -> None:
     model = TemperatureNet()
     x = torch.linspace(2.0, 9.0, 8).unsqueeze(1)
@@ -64,18 +70,21 @@ def test_2_1_temperature_net_forward_is_linear_tanh_linear() -> None:
     )
 
 
+@pytest.mark.ex2_2
 def test_2_2_count_parameters_of_a_linear_layer() -> None:
     got = count_parameters(nn.Linear(1, 13))
     assert got == 26, f"count_parameters(nn.Linear(1, 13)) should be 13 weights + 13 biases = 26, got {got}"
     assert isinstance(got, int), f"count_parameters should return a Python int, got {type(got).__name__}"
 
 
+@pytest.mark.ex2_2
 def test_2_2_count_parameters_of_the_chapter_network() -> None:
     model = nn.Sequential(nn.Linear(1, 13), nn.Tanh(), nn.Linear(13, 1))
     got = count_parameters(model)
     assert got == 40, f"count_parameters of Linear(1, 13) -> Tanh -> Linear(13, 1) should be 40, got {got}"
 
 
+@pytest.mark.ex2_2
 def test_2_2_count_parameters_skips_frozen_parameters() -> None:
     model = nn.Sequential(nn.Linear(1, 13), nn.Tanh(), nn.Linear(13, 1))
     model[0].requires_grad_(False)

@@ -1,18 +1,43 @@
 """Public checks for Exercise 3 (training.py): the split, the training loop on the book's data, the plot.
 
 These tests build their model with nn.Sequential, so they check training.py alone, whatever the state of
-model.py.
+model.py. They train with `PlainSGD`, torch.optim.SGD written out: torch's own optimizers import torch._dynamo on
+first use, a second or more of every run; your training_loop works the same with either.
 """
 
+from collections.abc import Iterable
+
 import matplotlib.pyplot as plt
+import pytest
 import torch
 from matplotlib.figure import Figure
-from torch import Tensor, nn, optim
+from torch import Tensor, nn
 from training import plot_fit, split_indices, training_loop
 
 # A fixed split of the 11 measurements, so these tests do not depend on split_indices.
 VAL_INDICES = torch.tensor([2, 7])
 TRAIN_INDICES = torch.tensor([0, 1, 3, 4, 5, 6, 8, 9, 10])
+
+
+class PlainSGD:
+    """optim.SGD(params, lr) without momentum, written out: the same updates (param.add_(grad, alpha=-lr))."""
+
+    def __init__(self, params: Iterable[nn.Parameter], lr: float) -> None:
+        self.params = list(params)
+        self.lr = lr
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for param in self.params:
+            if set_to_none:
+                param.grad = None
+            elif param.grad is not None:
+                param.grad.zero_()
+
+    @torch.no_grad()
+    def step(self) -> None:
+        for param in self.params:
+            if param.grad is not None:
+                param.add_(param.grad, alpha=-self.lr)
 
 
 def chapter_model() -> nn.Module:
@@ -23,7 +48,7 @@ def train_on_book_data(book_data: tuple[Tensor, Tensor], n_epochs: int) -> tuple
     t_c, t_u = book_data
     t_un = 0.1 * t_u  # the book's normalisation
     model = chapter_model()
-    optimizer = optim.SGD(model.parameters(), lr=1e-3)
+    optimizer = PlainSGD(model.parameters(), lr=1e-3)
     history = training_loop(
         n_epochs=n_epochs,
         optimizer=optimizer,
@@ -37,6 +62,7 @@ def train_on_book_data(book_data: tuple[Tensor, Tensor], n_epochs: int) -> tuple
     return model, history
 
 
+@pytest.mark.ex3_1
 def test_3_1_split_indices_sizes() -> None:
     train, val = split_indices(11, val_fraction=0.2)
     assert isinstance(train, Tensor) and isinstance(val, Tensor), (
@@ -55,6 +81,7 @@ def test_3_1_split_indices_sizes() -> None:
     )
 
 
+@pytest.mark.ex3_1
 def test_3_1_split_indices_without_validation() -> None:
     train, val = split_indices(11, val_fraction=0.0)
     assert (len(train), len(val)) == (11, 0), (
@@ -62,6 +89,7 @@ def test_3_1_split_indices_without_validation() -> None:
     )
 
 
+@pytest.mark.ex3_1
 def test_3_1_split_indices_follows_the_generator() -> None:
     first = split_indices(11, generator=torch.Generator().manual_seed(1))
     second = split_indices(11, generator=torch.Generator().manual_seed(1))
@@ -70,6 +98,7 @@ def test_3_1_split_indices_follows_the_generator() -> None:
     )
 
 
+@pytest.mark.ex3_2
 def test_3_2_training_loop_returns_train_and_val_histories(book_data: tuple[Tensor, Tensor]) -> None:
     _, history = train_on_book_data(book_data, n_epochs=5)
     assert isinstance(history, dict) and set(history) == {"train", "val"}, (
@@ -85,6 +114,7 @@ def test_3_2_training_loop_returns_train_and_val_histories(book_data: tuple[Tens
         )
 
 
+@pytest.mark.ex3_2
 def test_3_2_training_loop_first_loss_is_the_untrained_models(book_data: tuple[Tensor, Tensor]) -> None:
     t_c, t_u = book_data
     torch.manual_seed(0)
@@ -99,6 +129,7 @@ def test_3_2_training_loop_first_loss_is_the_untrained_models(book_data: tuple[T
     )
 
 
+@pytest.mark.ex3_2
 def test_3_2_training_loop_loss_goes_down_on_book_data(book_data: tuple[Tensor, Tensor]) -> None:
     _, history = train_on_book_data(book_data, n_epochs=300)
     first, last = history["train"][0], history["train"][-1]
@@ -118,6 +149,7 @@ def says_unit(label: str, unit: str, symbol: str) -> bool:
     return unit in label.lower() or symbol in label.replace(" ", "").upper()
 
 
+@pytest.mark.ex3_3
 def test_3_3_plot_fit_returns_a_figure_with_labelled_axes(book_data: tuple[Tensor, Tensor]) -> None:
     t_c, t_u = book_data  # [11, 1] each, as plot_fit receives them
     model = chapter_model()

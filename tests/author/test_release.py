@@ -48,7 +48,11 @@ def test_release_holds_stubs_public_tests_data_readme_and_requirements(release: 
         "data/temperature.csv",
         "pytest.ini",
         "conftest.py",
+        "exercise_progress.py",
+        "handin.py",
         "temperature_data.py",
+        *(script.file for script in COURSE.release.scripts),
+        "tests/conftest.py",
         *(part.file for part in COURSE.assignment.parts),
         *(f"tests/{path.name}" for path in (REPO / "exercises" / "tests").glob("test_*.py")),
     }
@@ -100,7 +104,13 @@ def test_requirements_are_the_pins_from_pyproject(release: ReleaseReport) -> Non
     lines = [
         line for line in (release.student_dir / "requirements.txt").read_text().splitlines() if line and line[0] != "#"
     ]
-    assert lines == [pins[name] for name in ("torch", "numpy", "matplotlib", "pytest")]
+    torch_version = pins["torch"].split("==")[1]
+    assert lines == [
+        "--extra-index-url https://download.pytorch.org/whl/cpu",
+        f'torch=={torch_version}+cpu; sys_platform == "linux"',
+        f'torch=={torch_version}; sys_platform != "linux"',
+        *(pins[name] for name in ("numpy", "matplotlib", "pytest")),
+    ]
 
 
 def test_readme_says_what_to_do_and_lists_every_exercise(release: ReleaseReport) -> None:
@@ -109,9 +119,10 @@ def test_readme_says_what_to_do_and_lists_every_exercise(release: ReleaseReport)
     assert "What to hand in" in readme
     for part in COURSE.assignment.parts:
         for exercise in part.exercises:
-            assert f"| {exercise.id} | `{part.file}` | `{exercise.name}` | {exercise.title} |" in readme
+            marker = "ex" + exercise.id.replace(".", "_")
+            assert f"| {exercise.id} | `{marker}` | `{part.file}` | `{exercise.name}` | {exercise.title} |" in readme
     # The example of running one exercise's tests names one of the course's own exercises.
-    assert f"`pytest -k {COURSE.assignment.parts[0].exercises[1].name}`" in readme
+    assert f"`pytest -m ex{COURSE.assignment.parts[0].exercises[1].id.replace('.', '_')}`" in readme
     assert COURSE.release.introduction.strip() in readme
 
 
@@ -194,3 +205,10 @@ def test_unzipped_release_runs_pytest_like_a_student(release: ReleaseReport, tmp
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert sorted(path.name for path in folder.rglob("*") if path.name in ("__pycache__", ".pytest_cache")) == []
+
+
+def test_a_course_file_with_a_name_the_release_writes_stops_the_release(tmp_path: Path) -> None:
+    course = _course_copy(tmp_path)
+    (course / "exercises" / "conftest.py").write_text("import pytest\n", encoding="utf-8")
+    with pytest.raises(ReleaseError, match=r"conftest\.py: the release writes conftest\.py itself"):
+        collect_student_files(course_dir=course, course=COURSE)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from repo_paths import REPO
 
+from coursekit.author.release import collect_student_files
 from coursekit.config import load_course
 
 TEST_NAME = re.compile(r"^test_(\d+)_(\d+)_\w+$")
@@ -33,11 +34,11 @@ class Outcome:
 
 @pytest.fixture
 def release(tmp_path: Path) -> Path:
-    """exercises/ as the release ships it: the folder with the book's data at data/temperature.csv."""
+    """The student folder as the release ships it (stubs, public tests, generated pytest.ini and plugin, data)."""
     folder = tmp_path / "exercises"
-    shutil.copytree(REPO / "exercises", folder, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
-    (folder / "data").mkdir()
-    shutil.copy(REPO / "data" / "temperature.csv", folder / "data" / "temperature.csv")
+    for name, content in collect_student_files(course_dir=REPO, course=load_course(REPO / "course.yml")).items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(content)
     return folder
 
 

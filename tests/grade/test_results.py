@@ -170,3 +170,75 @@ def test_an_interrupted_write_leaves_the_old_file_whole(tmp_path: Path, monkeypa
         write_atomically(target, b"new, half written")
     assert target.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["grades.csv"]
+
+
+def test_feedback_gives_a_subtotal_per_exercise_collapses_passes_and_shows_failures_in_full() -> None:
+    verdicts = (
+        *(_verdict("1.1", "activations", True, 1) for _ in range(4)),
+        _verdict("2.1", "model", True, 2),
+        _verdict("2.1", "model", False, 3, "forward returned shape [3]: keep the batch dimension"),
+    )
+    feedback = feedback_markdown(dataclasses.replace(RESULT, verdicts=verdicts), course=COURSE)
+    assert "- passed (4/4) 1.1 tanh: 4 checks\n" in feedback
+    assert "1.1 a check" not in feedback  # passed checks are not listed one by one
+    assert "- 2/5 2.1 TemperatureNet: 1 of 2 checks failed\n  - FAILED (0/3) 2.1 a check\n" in feedback
+    assert "\n    > forward returned shape [3\\]: keep the batch dimension" in feedback
+
+
+def test_html_feedback_is_written_beside_the_markdown_self_contained_and_escaped(tmp_path: Path) -> None:
+    hostile = "<script>alert(1)</script><img src=x onerror=alert(2)>&amp;"
+    verdicts = (_verdict("1.1", "activations", True, 5), _verdict("2.1", "model", False, 2.5, hostile))
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
+    result = dataclasses.replace(
+        RESULT, student_id="alice", verdicts=verdicts, problems=(hostile,), output={"training": hostile},
+        figure_png=png, figure_part="training",
+    )  # fmt: skip
+    write_student_result(result, course=COURSE, out_dir=tmp_path)
+    page = (tmp_path / "feedback" / "alice.html").read_text(encoding="utf-8")
+    assert (tmp_path / "feedback" / "alice.md").is_file()
+    assert "<script" not in page and "<img src=x" not in page and "&lt;script&gt;" in page
+    assert page.count("&lt;img src=x onerror=alert(2)&gt;&amp;amp;") == 3  # the hint, the problem, the output
+    assert f'src="data:image/png;base64,{base64.b64encode(png).decode()}"' in page
+    assert "http://" not in page and "https://" not in page
+    assert "passed</span> (5/5)" in page and "FAILED</span> (0/2.5)" in page
+
+
+@pytest.mark.slow
+def test_html_feedback_renders_in_headless_chromium(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (.ci/run installs it)")
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(4, 3))
+    figure.add_subplot().plot([20, 50, 80], [-5, 10, 25], "o-")
+    picture = tmp_path / "fit.png"
+    figure.savefig(picture)
+    result = dataclasses.replace(RESULT, figure_png=picture.read_bytes(), figure_part="training")
+    write_student_result(result, course=COURSE, out_dir=tmp_path)
+    page = tmp_path / "feedback" / "alice.html"
+    shot = tmp_path / "shot.png"
+    browser = subprocess.run(
+        [
+            chromium,
+            *("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", f"--user-data-dir={tmp_path / 'p'}"),
+            *("--host-resolver-rules=MAP * ~NOTFOUND", "--enable-logging=stderr", "--log-level=0"),
+            *("--window-size=900,1400", f"--screenshot={shot}", page.as_uri()),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shot.is_file(), browser.stderr[-3000:]
+    assert not [line for line in browser.stderr.splitlines() if ":CONSOLE" in line]
+    from matplotlib.image import imread
+
+    pixels = imread(shot)[..., :3]
+    assert (pixels.mean(axis=2) < 0.5).mean() > 0.005  # text and the picture, not a blank page
+    colours = {tuple(row) for row in (pixels[::4, ::4].reshape(-1, 3) * 255).astype(int).tolist()}
+    assert len(colours) > 20

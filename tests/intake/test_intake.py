@@ -225,8 +225,8 @@ def test_a_header_that_lies_about_the_size_is_not_believed(tmp_path: Path) -> No
 
 
 def test_too_many_entries_are_not_all_looked_at(tmp_path: Path) -> None:
-    venv = [(f".venv/lib/python3.11/site-packages/pkg{index}/__init__.py", b"") for index in range(20)]
-    source = make_zip(tmp_path / "alice.zip", [*SOLUTIONS.items(), *venv])
+    data = [(f"data/sample{index}.txt", b"") for index in range(20)]
+    source = make_zip(tmp_path / "alice.zip", [*SOLUTIONS.items(), *data])
 
     handin = unpack(tmp_path, source, limits=IntakeLimits(max_total_mb=1, max_entries=10))
 
@@ -234,7 +234,7 @@ def test_too_many_entries_are_not_all_looked_at(tmp_path: Path) -> None:
     assert handin.problems == (
         Problem(
             None,
-            "alice.zip has 23 entries, more than the limit of 10; only the first 10 were looked at: "
+            "alice.zip has more than 10 files besides environments and caches; only the first 10 were looked at: "
             "hand in a zip of activations.py, model.py and training.py",
         ),
     )
@@ -498,6 +498,11 @@ def test_a_folder_hand_in_gets_the_same_rules(tmp_path: Path) -> None:
         ),
         Problem(
             "training.py", "training.py was not handed in: add training.py to your hand-in, next to your other modules"
+        ),
+        Problem(
+            None,
+            "alice/: skipped without reading: version control: .git/. Only activations.py, model.py and training.py "
+            "are graded; `python handin.py` in your folder makes a zip of just those",
         ),
     )
 
@@ -848,21 +853,23 @@ def test_a_notebook_for_another_course_is_cut_along_its_contract(tmp_path: Path)
     )
 
 
-def test_a_zip_larger_than_the_limit_is_not_opened(tmp_path: Path) -> None:
+def test_a_zip_larger_than_the_limit_is_graded_from_its_modules_and_its_large_file_ignored(tmp_path: Path) -> None:
+    # The budget bounds what intake reads, not the zip's size: the listing and the modules are read, nothing else.
     source = tmp_path / "alice.zip"
     with zipfile.ZipFile(source, "w", compression=zipfile.ZIP_STORED) as archive:
         for name, data in SOLUTIONS.items():
             archive.writestr(name, data)
         archive.writestr("data/weights.bin", os.urandom(1024 * 1024 + 1))
+    assert source.stat().st_size > 1024 * 1024
 
     handin = unpack(tmp_path, source)
 
-    assert handin.files == ()
+    assert handin.files == ALL
     assert handin.problems == (
         Problem(
             None,
-            "alice.zip is 1.1 MB, over the 1 MB limit for a hand-in: hand in a zip of activations.py, model.py and "
-            "training.py only",
+            "data/weights.bin in alice.zip is 1.1 MB, over the 1 MB limit for a hand-in; it was ignored: leave data "
+            "and large files out of the hand-in",
         ),
     )
 

@@ -1,14 +1,10 @@
-"""Shared setup for the public tests: nothing is written into this folder, the book's data is a fixture."""
-
-import sys
+"""The public tests' fixtures: the book's data, a fixed random state, figures drawn off-screen."""
 
 import matplotlib
 import pytest
 import torch
 from torch import Tensor
 
-# No __pycache__ folders in your hand-in.
-sys.dont_write_bytecode = True
 # Figures are drawn off-screen: the tests need no display and open no windows.
 matplotlib.use("Agg")
 
