@@ -355,12 +355,12 @@ def _x_text(x: float, dtype: torch.dtype) -> str:
 
 
 def _numbers_text(got: float, expected: float) -> tuple[str, str]:
-    """Both numbers with enough significant digits (8 to 17) to show that they differ."""
-    for digits in range(8, 18):
-        shown = f"{got:.{digits}g}", f"{expected:.{digits}g}"
-        if shown[0] != shown[1]:
-            break
-    return shown
+    """Both numbers with 8 significant digits, or two more than it takes to show that they differ (at most 17)."""
+    digits = 8
+    while digits < 17 and f"{got:.{digits}g}" == f"{expected:.{digits}g}":
+        digits += 1
+    digits = min(17, digits + 2) if digits > 8 else digits
+    return f"{got:.{digits}g}", f"{expected:.{digits}g}"
 
 
 def _kwargs_text(kwargs: dict[str, Any]) -> str:
@@ -457,6 +457,12 @@ def _worst_outside(got: Tensor, accepted: Accepted, tolerance: float) -> int | N
     return int(error.argmax())
 
 
+def _smallest_non_finite(got: Tensor, x: Tensor) -> int:
+    """Flat index of the non-finite element at the smallest |x|: the first threshold the formula passes."""
+    non_finite = ~torch.isfinite(got.flatten())
+    return int(torch.where(non_finite, x.double().flatten().abs(), math.inf).argmin())
+
+
 def _worst_mismatch(got: Tensor, expected: Tensor, tolerance: float) -> int | None:
     return _worst_outside(got, Accepted(expected, expected), tolerance)
 
@@ -491,6 +497,8 @@ def _assert_values(
     worst = _worst_outside(value, accepted, tolerance)
     if worst is None:
         return
+    if not bool(torch.isfinite(value.flatten()[worst])):
+        worst = _smallest_non_finite(value, x)
     at = float(x.flatten()[worst])
     got = float(value.flatten()[worst])
     call = _call_text(activation, at, kwargs, x.dtype) + (" for a 0-d x" if x.dim() == 0 else "")
@@ -528,6 +536,8 @@ def _assert_gradient(
     worst = _worst_outside(grad, accepted, _TOLERANCE[x.dtype])
     if worst is None:
         return
+    if not bool(torch.isfinite(grad.flatten()[worst])):
+        worst = _smallest_non_finite(grad, x)
     at = float(x.flatten()[worst])
     got = float(grad.flatten()[worst])
     where = f"at x = {_x_text(at, x.dtype)}" + (f" ({_kwargs_text(kwargs)})" if kwargs else "")
