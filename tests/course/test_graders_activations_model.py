@@ -7,12 +7,18 @@ with the instructors' debugging command (`pytest -c graders/pytest.ini --rootdir
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
+import sys
 import textwrap
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from repo_paths import REPO
 
 from coursekit.config import load_course
@@ -379,6 +385,54 @@ def test_a_wrong_formula_costs_the_shape_checks_with_a_pointer_to_the_value_chec
     shape = [v for v in verdicts if "shape" in v.name and v.exercise == "1.3"]
     assert shape and not any(v.passed for v in shape)
     assert all("the failed value check 'relu matches torch.relu in value' says where" in v.message for v in shape)
+
+
+@pytest.fixture(scope="module")
+def activation_graders(pytestconfig: pytest.Config) -> ModuleType:
+    """graders/test_activations.py, imported under another name to call its judging rule directly (its markers
+    registered as graders/pytest.ini registers them)."""
+    for marker in ("points(value, exercise): a grader's points", "public: a grader check that mirrors a public test"):
+        pytestconfig.addinivalue_line("markers", marker)
+    spec = importlib.util.spec_from_file_location("activation_graders", GRADERS / "test_activations.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def _functions(source: str) -> dict[str, Any]:
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<activations style>", "exec"), namespace)
+    return namespace
+
+
+CORRECT_STYLES = {
+    "reference": _functions(_reference("activations.py")),
+    "via-sigmoid-logaddexp": _functions(ACTIVATIONS_VIA_SIGMOID),
+    "via-ratios-clamp": _functions(ACTIVATIONS_VIA_RATIOS),
+    "via-logaddexp-minmax": _functions(ACTIVATIONS_VIA_LOGADDEXP),
+}
+
+
+@pytest.mark.parametrize("style", list(CORRECT_STYLES))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+@settings(max_examples=150, deadline=None, database=None)
+@given(data=st.data())
+def test_correct_styles_meet_the_graders_rule_at_every_float_hypothesis_tries(
+    activation_graders: ModuleType, style: str, dtype: torch.dtype, data: st.DataObject
+) -> None:
+    """The graders' rule (torch's value and gradient, any subgradient at a kink, within tolerance) accepts every
+    correct style at any float of the checks' range: hypothesis searches where the fixed points do not."""
+    x = torch.tensor([data.draw(st.floats(-40, 40, width=32 if dtype == torch.float32 else 64))], dtype=dtype)
+    tolerance = activation_graders._TOLERANCE[dtype]
+    for name, activation in activation_graders.ACTIVATIONS.items():
+        leaf = x.clone().requires_grad_(True)
+        value = CORRECT_STYLES[style][name](leaf)
+        (grad,) = torch.autograd.grad(value, leaf, torch.ones_like(x))
+        accepted_value, accepted_grad = activation_graders._accepted(activation, x, {}, torch.ones_like(x))
+        assert activation_graders._worst_outside(value.detach(), accepted_value, tolerance) is None, (name, x, value)
+        assert activation_graders._worst_outside(grad, accepted_grad, tolerance) is None, (name, x, grad)
 
 
 # Torch's own activations under other names: each costs its elementary point, and the message names the line.
