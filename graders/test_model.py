@@ -590,10 +590,12 @@ def _any_module(case: str) -> tuple[Layers, list[str], list[tuple[str, str]], st
         return layers, [], [], f"Linear(3, {width}) -> BatchNorm1d({width}) -> Tanh -> Linear({width}, 1)"
     if case == "tied":
         layers = [("linear", [width, width]), ("tanh", []), ("linear", [width, width])]
+        # The first bias frozen too, so that no other mistake gives the same count as counting the shared weight twice.
         described = (
-            f"Linear({width}, {width}) -> Tanh -> Linear({width}, {width}), the two weights one shared parameter"
+            f"Linear({width}, {width}) -> Tanh -> Linear({width}, {width}), the two weights one shared parameter, "
+            "the first bias frozen"
         )
-        return layers, [], [("2.weight", "0.weight")], described
+        return layers, ["0.bias"], [("2.weight", "0.weight")], described
     layers = [("linear", [2, width]), ("tanh", [])]
     return layers, ["0.weight", "0.bias"], [], f"Linear(2, {width}) frozen -> Tanh, nothing trainable"
 
