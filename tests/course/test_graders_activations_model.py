@@ -281,14 +281,14 @@ BUGGY_ACTIVATIONS = {
         "tanh",
         "def tanh(x):\n    return (torch.exp(x) - torch.exp(-x)) / (torch.exp(x) + torch.exp(-x))",
         "1.1",
-        "e^x overflows for x > 88 in float32",
+        "tanh(88.75) is nan in float32: e^|x| overflows float32 once |x| > 88.7228",
     ),
     "calls-torch-tanh": ("tanh", "def tanh(x):\n    return x.tanh()", "1.1", "uses torch's own tanh"),
     "sigmoid-overflows": (
         "sigmoid",
         "def sigmoid(x):\n    return 1 / (1 + torch.exp(-x))",
         "1.2",
-        "sigmoid's gradient is nan at x = -10000",
+        "sigmoid's gradient is nan at x = -88.75: e^|x| overflows float32 once |x| > 88.7228",
     ),
     "relu-detached": ("relu", "def relu(x):\n    return x.clamp(min=0).detach()", "1.3", "does not require grad"),
     "leaky-relu-ignores-slope": (
