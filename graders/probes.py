@@ -65,6 +65,8 @@ class _ModelForward(TypedDict):
     output: AnyTensor
     grads: dict[StrictStr, AnyTensor | None]
     activation_output: AnyTensor | None
+    # The type of model.hidden_activation, None when it has none (only names the mistake in a message).
+    activation_type: StrictStr | None
 
 
 @probe("model_forward", answer=_ModelForward, function="TemperatureNet")
@@ -77,12 +79,14 @@ def probe_model_forward(
     hook_offset: float,
     grad_output: Tensor,
     activation_input: Tensor,
+    child_offsets: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Build TemperatureNet(n_hidden) (None: with its default), load the grader's weights, call the model with a
     forward hook that adds `hook_offset`, backpropagate.
 
     The hook is the grader's witness that the module was called through nn.Module.__call__: if hooks
-    are skipped, the offset is missing from the output the grader receives.
+    are skipped, the offset is missing from the output the grader receives. `child_offsets` puts such a hook on
+    each named submodule too, the witness that forward calls each one as a module.
     """
     cls = handin.function("model.TemperatureNet")
     model = call_student(handin, cls) if n_hidden is None else call_student(handin, cls, n_hidden)
@@ -94,6 +98,10 @@ def probe_model_forward(
     except (RuntimeError, KeyError) as error:
         raise StudentFailure(f"TemperatureNet's parameters do not match the contract: {error}") from None
     model.register_forward_hook(lambda _module, _inputs, output: output + hook_offset)
+    for name, offset in (child_offsets or {}).items():
+        child = getattr(model, name, None)
+        if isinstance(child, nn.Module):
+            child.register_forward_hook(lambda _module, _inputs, output, offset=offset: output + offset)
     output = call_student(handin, model, x)
     output_tensor = plain_tensor(output, "TemperatureNet.forward")
     grads: dict[str, Tensor | None] = {}
@@ -101,12 +109,18 @@ def probe_model_forward(
         call_student(handin, output.backward, grad_output)
         for name, parameter in model.named_parameters():
             grads[name] = None if parameter.grad is None else parameter.grad.detach().clone()
-    activation = getattr(model, "hidden_activation", None)
+    missing = object()
+    activation = getattr(model, "hidden_activation", missing)
     activation_output = None
     if isinstance(activation, nn.Module):
         with torch.no_grad():
             activation_output = plain_tensor(call_student(handin, activation, activation_input), "hidden_activation")
-    return {"output": output_tensor, "grads": grads, "activation_output": activation_output}
+    return {
+        "output": output_tensor,
+        "grads": grads,
+        "activation_output": activation_output,
+        "activation_type": None if activation is missing else type(activation).__name__,
+    }
 
 
 class _CountParameters(TypedDict):
@@ -116,9 +130,19 @@ class _CountParameters(TypedDict):
 
 
 @probe("count_parameters", answer=_CountParameters, function="count_parameters")
-def probe_count_parameters(handin: Handin, *, layers: list[tuple[str, list[int]]], frozen: list[str]) -> dict[str, Any]:
-    """count_parameters on a model the grader described, with some parameters frozen."""
+def probe_count_parameters(
+    handin: Handin,
+    *,
+    layers: list[tuple[str, list[int]]],
+    frozen: list[str],
+    tied: list[tuple[str, str]] | None = None,
+) -> dict[str, Any]:
+    """count_parameters on a model the grader described, with some parameters frozen and, for each
+    (name, source) in `tied`, the parameter `name` replaced by the parameter `source` itself (shared weights)."""
     model = sequential_from_layers(layers)
+    for name, source in tied or []:
+        owner, _, attribute = name.rpartition(".")
+        setattr(model.get_submodule(owner), attribute, model.get_parameter(source))
     for name, parameter in model.named_parameters():
         parameter.requires_grad_(name not in frozen)
     result = call_student(handin, handin.function("model.count_parameters"), model)

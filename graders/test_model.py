@@ -5,20 +5,30 @@ gradients and the hidden activation are recomputed in this process with torch an
 process reports about the model (`model_structure`: its children, parameter shapes, whether it overrides
 __call__) only denies points: each structural point also needs the model's output for the grader's weights,
 loaded under the contract's names, to be what a network of those layers computes. count_parameters runs on
-generic models the grader describes, so a broken TemperatureNet costs 2.1's points only.
+generic models the grader describes (Linear, Conv1d, BatchNorm1d with its buffers, tied weights, nothing
+trainable), so a broken TemperatureNet costs 2.1's points only.
+
+The contract, as TemperatureNet's docstring states it: forward calls each registered submodule as a module
+(`self.hidden_activation(h)`, never torch.tanh in its place nor `.forward(h)`), which a forward hook on each
+submodule witnesses; hidden_activation computes tanh for every finite input, as nn.Tanh does.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import itertools
+import math
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from coursekit.sandbox.student import Student
+from coursekit.grade.source_check import HandinSource
+from coursekit.sandbox.student import Student, StudentError
 
 # Reseeded before every test from course.yml's seed and the test's name (graders/conftest.py).
 _GENERATOR = torch.Generator()
@@ -206,7 +216,7 @@ def test_output_shape(student: Student, batch: int) -> None:
 
 
 @pytest.mark.public
-@pytest.mark.points(2.5, exercise="2.1")
+@pytest.mark.points(2, exercise="2.1")
 @pytest.mark.parametrize("n_hidden", [13, 5], ids=["n_hidden=13", "n_hidden=5"])
 def test_forward_computes_the_network(student: Student, n_hidden: int) -> None:
     """TemperatureNet computes output_linear(tanh(hidden_linear(x)))"""
@@ -273,6 +283,62 @@ def test_forward_hooks_run(student: Student) -> None:
     assert network_activation(runs[0]) is not None, not_confirmed("that the forward hooks run")
 
 
+def _network_with_hooks(
+    state: dict[str, Tensor], x: Tensor, activation: Any, offsets: dict[str, float], ran: set[str]
+) -> Tensor:
+    """The network's output when the forward hooks of the submodules in `ran` add their offsets."""
+
+    def hooked(name: str, value: Tensor) -> Tensor:
+        return value + offsets[name] if name in ran else value
+
+    hidden = hooked("hidden_linear", x @ state["hidden_linear.weight"].T + state["hidden_linear.bias"])
+    hidden = hooked("hidden_activation", activation(hidden))
+    return hooked("output_linear", hidden @ state["output_linear.weight"].T + state["output_linear.bias"])
+
+
+@pytest.mark.points(1, exercise="2.1")
+def test_forward_calls_its_submodules(student: Student) -> None:
+    """forward calls each registered submodule as a module, so its hooks run (not torch.tanh, not .forward())"""
+    plain = _forward(student, 13, 6)
+    activation = network_activation(plain)
+    assert activation is not None, not_confirmed("that forward calls its submodules")
+    # Distinct offsets, so the output shows which submodules' hooks ran.
+    offsets = {
+        name: float(torch.rand((), generator=_GENERATOR)) + 0.5 * (index + 1) for index, name in enumerate(CHILDREN)
+    }
+    result = student.run(
+        "model_forward",
+        n_hidden=13,
+        state=plain.state,
+        x=plain.x,
+        hook_offset=0.0,
+        grad_output=torch.ones(6, 1),
+        activation_input=torch.zeros(1),
+        child_offsets=offsets,
+    )
+    output = result["output"].reshape(-1, 1)
+    # A hidden_activation that is not a registered module is the registration check's to charge.
+    present = set(CHILDREN) if result["activation_output"] is not None else set(CHILDREN) - {"hidden_activation"}
+    if _close(output, _network_with_hooks(plain.state, plain.x, activation, offsets, present)):
+        return
+    for size in range(len(present) - 1, -1, -1):
+        for ran in itertools.combinations(sorted(present), size):
+            if _close(output, _network_with_hooks(plain.state, plain.x, activation, offsets, set(ran))):
+                skipped = sorted(present - set(ran))
+                pytest.fail(
+                    f"forward does not call {' and '.join(f'self.{name}' for name in skipped)} as a module: "
+                    f"{'its' if len(skipped) == 1 else 'their'} forward hooks did not run. Call each registered "
+                    "submodule itself (self.hidden_activation(h), not torch.tanh(h), and never .forward(h)), so "
+                    "nn.Module.__call__ runs its hooks and replacing the submodule changes the model",
+                    pytrace=False,
+                )
+    pytest.fail(
+        "with a forward hook on each submodule, TemperatureNet's output is not the network's with each hook run "
+        "once: call hidden_linear, hidden_activation and output_linear once each, in that order, as modules",
+        pytrace=False,
+    )
+
+
 @pytest.mark.points(1, exercise="2.1")
 def test_call_not_overridden(student: Student) -> None:
     """TemperatureNet does not override __call__"""
@@ -321,10 +387,43 @@ def test_gradients(student: Student) -> None:
         )
 
 
+# Where a tanh built on e^x or e^(2x) overflows float32: the activations part's large inputs (its 1.1 check).
+_LARGE_ACTIVATION_INPUTS = (1e4, 500.0, 89.0, 88.75, 88.7, 50.0, 44.4, 44.3)
+_LARGE = 40.0
+
+
+def _imports_own_activations(handin_source: HandinSource) -> bool:
+    """Whether model.py imports the hand-in's activations module (read from the source, here)."""
+    source = handin_source.sources.get("model")
+    if not source or "activations" not in handin_source.sources:
+        return False
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError):
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "activations" and not node.level:
+            return True
+        if isinstance(node, ast.Import) and any(alias.name == "activations" for alias in node.names):
+            return True
+    return False
+
+
+def _overflow_text(x: float) -> str:
+    limit = math.log(torch.finfo(torch.float32).max)
+    if abs(x) > limit:
+        return f"e^|x| overflows float32 once |x| > {limit:.6g}"
+    if abs(x) > limit / 2:
+        return f"e^(2x) overflows float32 once |x| > {limit / 2:.6g}"
+    return "an inf or nan appears on the way"
+
+
 @pytest.mark.points(2, exercise="2.1")
-def test_hidden_activation_is_tanh(student: Student) -> None:
-    """TemperatureNet's hidden_activation computes tanh"""
-    activation_input = _randn(4, 6, scale=3.0)
+def test_hidden_activation_is_tanh(student: Student, handin_source: HandinSource) -> None:
+    """TemperatureNet's hidden_activation computes tanh, for any finite input"""
+    large = torch.tensor(_LARGE_ACTIVATION_INPUTS)
+    special = torch.cat([torch.tensor([0.0, -0.0, 1e-8, -1e-8]), large, -large])
+    activation_input = torch.cat([_randn(24, scale=3.0), special]).reshape(4, -1)
     result = student.run(
         "model_forward",
         n_hidden=13,
@@ -334,51 +433,121 @@ def test_hidden_activation_is_tanh(student: Student) -> None:
         grad_output=_randn(2, 1),
         activation_input=activation_input,
     )
-    got = result["activation_output"]
-    assert got is not None, "TemperatureNet.hidden_activation is not an nn.Module: use nn.Tanh() or your own module"
-    assert _close(got, torch.tanh(activation_input)), (
-        "TemperatureNet.hidden_activation does not compute tanh elementwise (nn.Tanh(), or a module whose "
-        "forward returns tanh(x) with x's shape)"
+    got, kind = result["activation_output"], result["activation_type"]
+    if kind is None:
+        pytest.fail(
+            "TemperatureNet has no hidden_activation: assign the tanh module in __init__ "
+            "(self.hidden_activation = nn.Tanh(), or your own nn.Module)",
+            pytrace=False,
+        )
+    assert got is not None, (
+        f"TemperatureNet.hidden_activation is a {kind}, not an nn.Module: use nn.Tanh() or your own module"
     )
+    expected = torch.tanh(activation_input)
+    assert got.shape == expected.shape, (
+        f"TemperatureNet.hidden_activation returned shape {list(got.shape)} for an input of shape "
+        f"{list(expected.shape)}: it must be elementwise"
+    )
+    wrong = ~torch.isclose(got, expected, rtol=_RTOL, atol=_ATOL)
+    if bool(wrong.any()):
+        # The wrong point of smallest |x|: the first threshold the formula passes.
+        worst = int(torch.where(wrong.flatten(), activation_input.flatten().abs(), math.inf).argmin())
+        at_value, value, right = (float(t.flatten()[worst]) for t in (activation_input, got, expected))
+        at = str(np.float32(at_value))
+        moderate = bool((wrong & (activation_input.abs() <= _LARGE)).any())
+        assert not moderate, (
+            f"TemperatureNet.hidden_activation does not compute tanh elementwise: at x = {at} it gives "
+            f"{value:.9g}, tanh gives {right:.9g} (nn.Tanh(), or a module whose forward returns tanh(x))"
+        )
+        # Wrong only at large inputs. Built on the hand-in's own tanh, which gives the same there: its 1.1 checks
+        # charge that mistake, once.
+        own = None
+        if _imports_own_activations(handin_source):
+            try:
+                own = student.run(
+                    "value_and_grad", function="activations.tanh", x=activation_input, kwargs={}, grad_output=None
+                )["value"]
+            except StudentError:
+                own = None
+        same = own is not None and own.shape == got.shape and torch.allclose(own[wrong], got[wrong], equal_nan=True)
+        assert same, (
+            f"TemperatureNet.hidden_activation({at}) is {value}, but tanh({at}) is {right:.9g}: nn.Tanh is "
+            f"right for every finite input, and {_overflow_text(at_value)} — compute it so that exp only sees "
+            f"non-positive numbers (e = exp(-2m) with m = torch.where(x >= 0, x, -x))"
+        )
     assert network_activation(_forward(student, 13, 5)) is not None, not_confirmed("a tanh hidden_activation")
 
 
 # --- 2.2 count_parameters (8 points) ------------------------------------------------------------------------
 
 
-def _count(layers: list[tuple[str, list[int]]], frozen: list[str]) -> tuple[int, int, int, int]:
-    """The right count and three classic wrong ones: (trainable, all, weights only, number of tensors)."""
-    sizes: list[tuple[str, int]] = []
-    for index, (kind, dims) in enumerate(layers):
-        if kind == "linear":
-            sizes.append((f"{index}.weight", dims[0] * dims[1]))
-            if len(dims) < 3 or dims[2]:
-                sizes.append((f"{index}.bias", dims[1]))
-        elif kind == "conv1d":
-            sizes += [(f"{index}.weight", dims[0] * dims[1] * dims[2]), (f"{index}.bias", dims[1])]
-    trainable = sum(n for name, n in sizes if name not in frozen)
-    return (
-        trainable,
-        sum(n for _, n in sizes),
-        sum(n for name, n in sizes if name.endswith("weight") and name not in frozen),
-        sum(1 for name, _ in sizes if name not in frozen),
-    )
+# The layers the grader describes to the count_parameters probe, built here too to count them.
+_LAYER_TYPES: dict[str, type[nn.Module]] = {
+    "linear": nn.Linear,
+    "conv1d": nn.Conv1d,
+    "batchnorm1d": nn.BatchNorm1d,
+    "tanh": nn.Tanh,
+}
+
+Layers = list[tuple[str, list[int]]]
 
 
-def check_count(student: Student, layers: list[tuple[str, list[int]]], frozen: list[str], described: str) -> None:
-    result = student.run("count_parameters", layers=layers, frozen=frozen)
+def _model(layers: Layers, frozen: list[str], tied: list[tuple[str, str]]) -> nn.Module:
+    """The model the probe builds from the same description (torch's layers, positional arguments, a last 0 of
+    a linear: no bias), here in the grader's process."""
+    model = nn.Sequential(*(_LAYER_TYPES[kind](*dims) for kind, dims in layers))
+    for name, source in tied:
+        owner, _, attribute = name.rpartition(".")
+        setattr(model.get_submodule(owner), attribute, model.get_parameter(source))
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(name not in frozen)
+    return model
+
+
+def _counts(model: nn.Module) -> tuple[int, list[tuple[int, str]]]:
+    """The right count, and what each classic mistake counts, with its hint."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    right = sum(p.numel() for p in trainable)
+    mistakes = [
+        (
+            sum(p.numel() for p in model.parameters()),
+            "count_parameters counts frozen parameters too: count only those with requires_grad",
+        ),
+        (
+            sum(p.numel() for name, p in model.named_parameters() if name.endswith("weight") and p.requires_grad),
+            "count_parameters counts the weights only: biases are trainable parameters too",
+        ),
+        (len(trainable), "count_parameters counts parameter tensors: count their scalars with p.numel()"),
+        (
+            sum(t.numel() for t in model.state_dict().values()),
+            "count_parameters counts state_dict() entries: the state holds buffers too (BatchNorm's running_mean, "
+            "running_var and num_batches_tracked), frozen parameters, and a shared parameter under each of its names; "
+            "count model.parameters() with requires_grad",
+        ),
+        (
+            sum(p.numel() for _, p in model.named_parameters(remove_duplicate=False) if p.requires_grad),
+            "count_parameters counts a shared (tied) parameter once for each module that holds it: "
+            "model.parameters() yields each parameter once",
+        ),
+    ]
+    return right, [(count, hint) for count, hint in mistakes if count != right]
+
+
+def check_count(
+    student: Student, layers: Layers, frozen: list[str], described: str, tied: list[tuple[str, str]] | None = None
+) -> None:
+    try:
+        result = student.run("count_parameters", layers=layers, frozen=frozen, tied=tied or [])
+    except StudentError as error:
+        pytest.fail(f"count_parameters({described}) failed: {error.message}", pytrace=False)
     count = result["count"]
-    trainable, everything, weights_only, tensors = _count(layers, frozen)
-    if count == trainable:
+    right, mistakes = _counts(_model(layers, frozen, tied or []))
+    if count == right:
         return
-    hint = "count the scalars (p.numel()) of every parameter with requires_grad"
-    if count == everything:
-        hint = "count_parameters counts frozen parameters too: count only those with requires_grad"
-    elif count == weights_only:
-        hint = "count_parameters counts the weights only: biases are trainable parameters too"
-    elif count == tensors:
-        hint = "count_parameters counts parameter tensors: count their scalars with p.numel()"
-    pytest.fail(f"count_parameters({described}) is {count}, expected {trainable}: {hint}", pytrace=False)
+    hints = {hint for wrong, hint in mistakes if wrong == count}
+    # A hint only when one mistake alone explains the count.
+    hint = hints.pop() if len(hints) == 1 else "count the scalars (p.numel()) of every parameter with requires_grad"
+    pytest.fail(f"count_parameters({described}) is {count}, expected {right}: {hint}", pytrace=False)
 
 
 @pytest.mark.points(1, exercise="2.2")
@@ -389,7 +558,7 @@ def test_count_temperature_net(student: Student, n_hidden: int) -> None:
     check_count(student, layers, [], f"Linear(1, {n_hidden}) -> Tanh -> Linear({n_hidden}, 1)")
 
 
-@pytest.mark.points(2, exercise="2.2")
+@pytest.mark.points(1.5, exercise="2.2")
 def test_count_excludes_frozen(student: Student) -> None:
     """count_parameters leaves out frozen parameters"""
     width = int(torch.randint(3, 9, (), generator=_GENERATOR))
@@ -405,12 +574,38 @@ def test_count_includes_biases(student: Student) -> None:
     check_count(student, layers, [], f"Linear(3, {width}) -> Tanh -> Linear({width}, 2, bias=False) -> Linear(2, 4)")
 
 
-@pytest.mark.points(1.5, exercise="2.2")
-def test_count_any_layer(student: Student) -> None:
-    """count_parameters works for any module, not only Linear layers"""
-    kernel = int(torch.randint(2, 6, (), generator=_GENERATOR))
-    layers = [("conv1d", [2, 3, kernel]), ("tanh", []), ("conv1d", [3, 1, 1])]
-    check_count(student, layers, ["2.bias"], f"Conv1d(2, 3, {kernel}) -> Tanh -> Conv1d(3, 1, 1) with a frozen bias")
+def _width() -> int:
+    return int(torch.randint(3, 9, (), generator=_GENERATOR))
+
+
+def _any_module(case: str) -> tuple[Layers, list[str], list[tuple[str, str]], str]:
+    """(layers, frozen, tied, description) of one of the models test_count_any_module tries."""
+    width = _width()
+    if case == "conv1d":
+        kernel = int(torch.randint(2, 6, (), generator=_GENERATOR))
+        layers: Layers = [("conv1d", [2, 3, kernel]), ("tanh", []), ("conv1d", [3, 1, 1])]
+        return layers, ["2.bias"], [], f"Conv1d(2, 3, {kernel}) -> Tanh -> Conv1d(3, 1, 1) with a frozen bias"
+    if case == "batchnorm":
+        layers = [("linear", [3, width]), ("batchnorm1d", [width]), ("tanh", []), ("linear", [width, 1])]
+        return layers, [], [], f"Linear(3, {width}) -> BatchNorm1d({width}) -> Tanh -> Linear({width}, 1)"
+    if case == "tied":
+        layers = [("linear", [width, width]), ("tanh", []), ("linear", [width, width])]
+        # The first bias frozen too, so that no other mistake gives the same count as counting the shared weight twice.
+        described = (
+            f"Linear({width}, {width}) -> Tanh -> Linear({width}, {width}), the two weights one shared parameter, "
+            "the first bias frozen"
+        )
+        return layers, ["0.bias"], [("2.weight", "0.weight")], described
+    layers = [("linear", [2, width]), ("tanh", [])]
+    return layers, ["0.weight", "0.bias"], [], f"Linear(2, {width}) frozen -> Tanh, nothing trainable"
+
+
+@pytest.mark.points(0.5, exercise="2.2")
+@pytest.mark.parametrize("case", ["conv1d", "batchnorm", "tied", "nothing-trainable"])
+def test_count_any_module(student: Student, case: str) -> None:
+    """count_parameters works for any module: convolutions, buffers, shared parameters, nothing trainable"""
+    layers, frozen, tied, described = _any_module(case)
+    check_count(student, layers, frozen, described, tied)
 
 
 @pytest.mark.points(1, exercise="2.2")
@@ -423,7 +618,7 @@ def test_count_returns_int(student: Student) -> None:
     assert returned == "int", (
         f"count_parameters returned a {returned}: return a Python int (sum of p.numel(), not a tensor or a float)"
     )
-    expected = _count(layers, [])[0]
+    expected = _counts(_model(layers, [], []))[0]
     assert result["count"] == expected, (
         f"count_parameters(Linear(1, 4) -> Tanh -> Linear(4, 1)) is {result['count']}, expected {expected}: "
         "the int must be the count of trainable scalars"

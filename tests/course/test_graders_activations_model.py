@@ -7,12 +7,18 @@ with the instructors' debugging command (`pytest -c graders/pytest.ini --rootdir
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
+import sys
 import textwrap
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from repo_paths import REPO
 
 from coursekit.config import load_course
@@ -44,8 +50,8 @@ import torch
 
 
 def sigmoid(x):
-    # e^-|x| never overflows; pick the formula by the sign of x.
-    e = torch.exp(-torch.abs(x))
+    # e^-|x| never overflows; pick the formula by the sign of x (|x| from where: abs has gradient 0 at 0).
+    e = torch.exp(-torch.where(x < 0, -x, x))
     return torch.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
@@ -75,8 +81,10 @@ import torch
 
 
 def tanh(x):
-    e = torch.exp(-2 * torch.abs(x))
-    return torch.sign(x) * (1 - e) / (1 + e)
+    m = torch.where(x < 0, -x, x)
+    e = torch.exp(-2 * m)
+    t = (1 - e) / (1 + e)
+    return torch.where(x < 0, -t, t)
 
 
 def sigmoid(x):
@@ -88,7 +96,8 @@ def relu(x):
 
 
 def leaky_relu(x, negative_slope=0.01):
-    return torch.clamp(x, min=0) + negative_slope * torch.clamp(x, max=0)
+    positive = torch.clamp(x, min=0)
+    return positive + negative_slope * (x - positive)
 
 
 def hardtanh(x, min_val=-1.0, max_val=1.0):
@@ -97,8 +106,38 @@ def hardtanh(x, min_val=-1.0, max_val=1.0):
 
 def softplus(x, beta=1.0, threshold=20.0):
     z = beta * x
-    smooth = (torch.clamp(z, min=0) + torch.log1p(torch.exp(-torch.abs(z)))) / beta
+    smooth = (torch.where(z > 0, z, 0 * z) + torch.log1p(torch.exp(torch.where(z > 0, -z, z)))) / beta
     return torch.where(z <= threshold, smooth, x)
+"""
+
+ACTIVATIONS_VIA_LOGADDEXP = """
+import torch
+
+
+def sigmoid(x):
+    # 1 / (1 + e^-x) = exp(-log(1 + e^-x)), and logaddexp never overflows.
+    return torch.exp(-torch.logaddexp(torch.zeros_like(x), -x))
+
+
+def tanh(x):
+    return 2 * sigmoid(2 * x) - 1
+
+
+def relu(x):
+    return (x + torch.abs(x)) / 2
+
+
+def leaky_relu(x, negative_slope=0.01):
+    return torch.where(x > 0, x, x * negative_slope)
+
+
+def hardtanh(x, min_val=-1.0, max_val=1.0):
+    return torch.minimum(torch.maximum(x, torch.full_like(x, min_val)), torch.full_like(x, max_val))
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    z = beta * x
+    return torch.where(z >= threshold, x, torch.logaddexp(z, torch.zeros_like(z)) / beta)
 """
 
 # --- correct models, written differently from the reference ---------------------------------------------------
@@ -221,7 +260,9 @@ def test_the_reference_gets_exactly_the_parts_points(pytester: pytest.Pytester, 
 
 
 @pytest.mark.parametrize(
-    "source", [ACTIVATIONS_VIA_SIGMOID, ACTIVATIONS_VIA_RATIOS], ids=["via-sigmoid-logaddexp", "via-ratios-clamp"]
+    "source",
+    [ACTIVATIONS_VIA_SIGMOID, ACTIVATIONS_VIA_RATIOS, ACTIVATIONS_VIA_LOGADDEXP],
+    ids=["via-sigmoid-logaddexp", "via-ratios-clamp", "via-logaddexp-minmax"],
 )
 def test_correct_activations_get_full_marks(pytester: pytest.Pytester, tmp_path: Path, source: str) -> None:
     verdicts = grade(pytester, tmp_path, "activations", {"activations.py": source})
@@ -240,14 +281,14 @@ BUGGY_ACTIVATIONS = {
         "tanh",
         "def tanh(x):\n    return (torch.exp(x) - torch.exp(-x)) / (torch.exp(x) + torch.exp(-x))",
         "1.1",
-        "e^x overflows for x > 88 in float32",
+        "tanh(88.75) is nan in float32: e^|x| overflows float32 once |x| > 88.7228",
     ),
     "calls-torch-tanh": ("tanh", "def tanh(x):\n    return x.tanh()", "1.1", "uses torch's own tanh"),
     "sigmoid-overflows": (
         "sigmoid",
         "def sigmoid(x):\n    return 1 / (1 + torch.exp(-x))",
         "1.2",
-        "sigmoid's gradient is nan at x = -10000",
+        "sigmoid's gradient is nan at x = -88.75: e^|x| overflows float32 once |x| > 88.7228",
     ),
     "relu-detached": ("relu", "def relu(x):\n    return x.clamp(min=0).detach()", "1.3", "does not require grad"),
     "leaky-relu-ignores-slope": (
@@ -255,6 +296,14 @@ BUGGY_ACTIVATIONS = {
         "def leaky_relu(x, negative_slope=0.01):\n    return torch.where(x > 0, x, 0.01 * x)",
         "1.4",
         "leaky_relu ignores negative_slope",
+    ),
+    "leaky-relu-two-clamps": (
+        "leaky_relu",
+        "def leaky_relu(x, negative_slope=0.01):\n"
+        "    return torch.clamp(x, min=0) + negative_slope * torch.clamp(x, max=0)",
+        "1.4",
+        # Both clamps pass the gradient at 0: 1 + negative_slope, outside every subgradient.
+        "leaky_relu's gradient at x = 0.0 is 1.01, but torch.nn.functional.leaky_relu's is anything from",
     ),
     "hardtanh-ignores-bounds": (
         "hardtanh",
@@ -269,6 +318,33 @@ BUGGY_ACTIVATIONS = {
         "    return (torch.clamp(z, min=0) + torch.log1p(torch.exp(-torch.abs(z)))) / beta",
         "1.6",
         "softplus ignores threshold: for beta*x > threshold torch returns x itself",
+    ),
+    "tanh-abs-sign": (
+        "tanh",
+        "def tanh(x):\n    e = torch.exp(-2 * torch.abs(x))\n    return torch.sign(x) * (1 - e) / (1 + e)",
+        "1.1",
+        "tanh's gradient at x = 0.0 is 0, but torch.tanh's is 1 — at exactly 0, torch.abs and torch.sign have gradient 0",
+    ),
+    "tanh-exp-2x": (
+        "tanh",
+        "def tanh(x):\n    e = torch.exp(2 * x)\n    return (e - 1) / (e + 1)",
+        "1.1",
+        "tanh(44.4) is nan in float32: e^(2x) overflows float32 once |x| > 44.3614",
+    ),
+    "sigmoid-abs": (
+        "sigmoid",
+        "def sigmoid(x):\n    e = torch.exp(-torch.abs(x))\n    return torch.where(x >= 0, 1 / (1 + e), e / (1 + e))",
+        "1.2",
+        "sigmoid's gradient at x = 0.0 is 0, but torch.sigmoid's is 0.25",
+    ),
+    "softplus-clamp-abs": (
+        "softplus",
+        "def softplus(x, beta=1.0, threshold=20.0):\n"
+        "    z = beta * x\n"
+        "    smooth = (torch.clamp(z, min=0) + torch.log1p(torch.exp(-torch.abs(z)))) / beta\n"
+        "    return torch.where(z > threshold, x, smooth)",
+        "1.6",
+        "softplus's gradient at x = 0.0 is 1, but torch.nn.functional.softplus's is 0.5",
     ),
     "relu-python-list": (
         "relu",
@@ -287,6 +363,76 @@ def test_buggy_activations_lose_points_with_a_hint(pytester: pytest.Pytester, tm
     assert set(lost(verdicts)) == {exercise}, failures(verdicts)
     messages = [v.message for v in verdicts if not v.passed]
     assert any(hint in message for message in messages), messages
+
+
+def test_a_float64_precision_bug_costs_only_the_float64_value_checks(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """Rounding through float32 keeps the dtype: the shape checks (0-d inputs included) do not charge it."""
+    source = _reference("activations.py").replace(
+        "return torch.where(x >= 0, t, -t)", "return torch.where(x >= 0, t, -t).float().to(x.dtype)", 1
+    )
+    verdicts = grade(pytester, tmp_path, "activations", {"activations.py": source})
+    failed = [v.name for v in verdicts if not v.passed]
+    assert failed and all("float64" in name for name in failed), failed
+    assert not [name for name in failed if "shape" in name], failed
+    assert set(lost(verdicts)) == {"1.1"}, failures(verdicts)
+
+
+def test_a_wrong_formula_costs_the_shape_checks_with_a_pointer_to_the_value_check(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    source = _with_function(_reference("activations.py"), "relu", "def relu(x):\n    return x * 0")
+    verdicts = grade(pytester, tmp_path, "activations", {"activations.py": source})
+    shape = [v for v in verdicts if "shape" in v.name and v.exercise == "1.3"]
+    assert shape and not any(v.passed for v in shape)
+    assert all("the failed value check 'relu matches torch.relu in value' says where" in v.message for v in shape)
+
+
+@pytest.fixture(scope="module")
+def activation_graders(pytestconfig: pytest.Config) -> ModuleType:
+    """graders/test_activations.py, imported under another name to call its judging rule directly (its markers
+    registered as graders/pytest.ini registers them)."""
+    for marker in ("points(value, exercise): a grader's points", "public: a grader check that mirrors a public test"):
+        pytestconfig.addinivalue_line("markers", marker)
+    spec = importlib.util.spec_from_file_location("activation_graders", GRADERS / "test_activations.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def _functions(source: str) -> dict[str, Any]:
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<activations style>", "exec"), namespace)
+    return namespace
+
+
+CORRECT_STYLES = {
+    "reference": _functions(_reference("activations.py")),
+    "via-sigmoid-logaddexp": _functions(ACTIVATIONS_VIA_SIGMOID),
+    "via-ratios-clamp": _functions(ACTIVATIONS_VIA_RATIOS),
+    "via-logaddexp-minmax": _functions(ACTIVATIONS_VIA_LOGADDEXP),
+}
+
+
+@pytest.mark.parametrize("style", list(CORRECT_STYLES))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+@settings(max_examples=150, deadline=None, database=None)
+@given(data=st.data())
+def test_correct_styles_meet_the_graders_rule_at_every_float_hypothesis_tries(
+    activation_graders: ModuleType, style: str, dtype: torch.dtype, data: st.DataObject
+) -> None:
+    """The graders' rule (torch's value and gradient, any subgradient at a kink, within tolerance) accepts every
+    correct style at any float of the checks' range: hypothesis searches where the fixed points do not."""
+    x = torch.tensor([data.draw(st.floats(-40, 40, width=32 if dtype == torch.float32 else 64))], dtype=dtype)
+    tolerance = activation_graders._TOLERANCE[dtype]
+    for name, activation in activation_graders.ACTIVATIONS.items():
+        leaf = x.clone().requires_grad_(True)
+        value = CORRECT_STYLES[style][name](leaf)
+        (grad,) = torch.autograd.grad(value, leaf, torch.ones_like(x))
+        accepted_value, accepted_grad = activation_graders._accepted(activation, x, {}, torch.ones_like(x))
+        assert activation_graders._worst_outside(value.detach(), accepted_value, tolerance) is None, (name, x, value)
+        assert activation_graders._worst_outside(grad, accepted_grad, tolerance) is None, (name, x, grad)
 
 
 # Torch's own activations under other names: each costs its elementary point, and the message names the line.
@@ -397,6 +543,57 @@ BUGGY_MODELS = {
         {"2.2"},
         "count_parameters returned a Tensor",
     ),
+    "bypasses-hidden-activation": (
+        REFERENCE_MODEL.replace("self.hidden_activation(self.hidden_linear(x))", "self.hidden_linear(x).tanh()"),
+        {"2.1"},
+        "forward does not call self.hidden_activation as a module: its forward hooks did not run",
+    ),
+    "calls-submodule-forward": (
+        REFERENCE_MODEL.replace("self.hidden_linear(x)", "self.hidden_linear.forward(x)"),
+        {"2.1"},
+        "forward does not call self.hidden_linear as a module",
+    ),
+    "tanh-module-overflows": (
+        REFERENCE_MODEL.replace(
+            "class TemperatureNet(nn.Module):",
+            "class Tanh(nn.Module):\n    def forward(self, x):\n        e = (2 * x).exp()\n"
+            "        return (e - 1) / (e + 1)\n\n\nclass TemperatureNet(nn.Module):",
+        ).replace("nn.Tanh()", "Tanh()"),
+        {"2.1"},
+        "TemperatureNet.hidden_activation(44.4) is nan, but tanh(44.4) is 1: nn.Tanh is right for every finite "
+        "input, and e^(2x) overflows float32 once |x| > 44.3614",
+    ),
+    "no-hidden-activation-attribute": (
+        REFERENCE_MODEL.replace("        self.hidden_activation = nn.Tanh()\n", "").replace(
+            "self.hidden_activation(self.hidden_linear(x))", "self.hidden_linear(x).tanh()"
+        ),
+        {"2.1"},
+        "TemperatureNet has no hidden_activation",
+    ),
+    "count-state-dict": (
+        REFERENCE_MODEL.replace(
+            "return sum(p.numel() for p in model.parameters() if p.requires_grad)",
+            "return sum(t.numel() for t in model.state_dict().values())",
+        ),
+        {"2.2"},
+        "counts state_dict() entries: the state holds buffers too",
+    ),
+    "count-shared-twice": (
+        REFERENCE_MODEL.replace(
+            "return sum(p.numel() for p in model.parameters() if p.requires_grad)",
+            "return sum(p.numel() for m in model.modules() for p in m.parameters(recurse=False) if p.requires_grad)",
+        ),
+        {"2.2"},
+        "counts a shared (tied) parameter once for each module that holds it",
+    ),
+    "count-parameters-to-vector": (
+        REFERENCE_MODEL.replace(
+            "return sum(p.numel() for p in model.parameters() if p.requires_grad)",
+            "return nn.utils.parameters_to_vector([p for p in model.parameters() if p.requires_grad]).numel()",
+        ),
+        {"2.2"},
+        "nothing trainable) failed: model.py, line",
+    ),
     "count-weights-only": (
         REFERENCE_MODEL.replace(
             "return sum(p.numel() for p in model.parameters() if p.requires_grad)",
@@ -416,6 +613,28 @@ def test_buggy_models_lose_points_with_a_hint(pytester: pytest.Pytester, tmp_pat
     assert set(lost(verdicts)) == exercises, failures(verdicts)
     messages = [v.message for v in verdicts if not v.passed]
     assert any(hint in message for message in messages), messages
+
+
+def test_a_missing_hidden_activation_is_called_missing(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    source = BUGGY_MODELS["no-hidden-activation-attribute"][0]
+    verdicts = grade(pytester, tmp_path, "model", {"model.py": source})
+    messages = [v.message for v in verdicts if not v.passed]
+    assert messages and not [m for m in messages if "not an nn.Module" in m], messages
+
+
+OVERFLOWING_TANH = "def tanh(x):\n    e = torch.exp(2 * x)\n    return (e - 1) / (e + 1)"
+
+
+def test_a_model_built_on_its_own_overflowing_tanh_is_charged_in_the_activations_part_only(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    """The same mistake, in activations.py, reached by the model through its own Tanh module: it costs once."""
+    files = {
+        "model.py": MODEL_OWN_TANH,
+        "activations.py": _with_function(_reference("activations.py"), "tanh", OVERFLOWING_TANH),
+    }
+    assert score(grade(pytester, tmp_path, "model", files)) == POINTS["model"]
+    assert set(lost(grade(pytester, tmp_path, "activations", files))) == {"1.1"}
 
 
 def test_a_broken_model_costs_no_activation_points(pytester: pytest.Pytester, tmp_path: Path) -> None:

@@ -5,6 +5,9 @@ Every function is elementwise: it returns a tensor of the same shape, dtype and 
 with a finite value and gradient for every finite input. Build them from elementary operations
 (`torch.exp`, `torch.log1p`, `torch.abs`, `torch.clamp`, `torch.where`, arithmetic); calling torch's
 own activation (`torch.tanh`, `torch.sigmoid`, `torch.relu`, `torch.nn.functional.*`, ...) is not allowed.
+The gradient must be right at every point, x = 0 included: there `torch.abs` and `torch.sign` have
+gradient 0 and `torch.clamp(x, min=0)` passes 1, so a smooth function built on them can be wrong exactly
+at 0. At a kink (relu at 0, hardtanh at its bounds) any gradient between the one-sided limits is fine.
 """
 
 import torch

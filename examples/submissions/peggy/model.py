@@ -8,9 +8,12 @@ class TemperatureNet(nn.Module):
 
     Register exactly three submodules, under these names:
     `hidden_linear` (nn.Linear 1 -> n_hidden), `hidden_activation` (an nn.Module computing tanh,
-    `nn.Tanh()` or your own) and `output_linear` (nn.Linear n_hidden -> 1).
-    `forward` maps a batch of shape [N, 1] to [N, 1]. Call the model (`model(x)`), never
-    `model.forward(x)`, so that PyTorch's hooks run; do not override `__call__`.
+    `nn.Tanh()` or your own, right for every finite input as nn.Tanh is) and `output_linear`
+    (nn.Linear n_hidden -> 1).
+    `forward` maps a batch of shape [N, 1] to [N, 1] by calling each registered submodule once, as a
+    module: `self.hidden_activation(h)`, not `torch.tanh(h)` in its place (replacing a submodule must
+    change the model), and never `.forward(h)`. Call the model (`model(x)`), never `model.forward(x)`,
+    so that PyTorch's hooks run, the model's and each submodule's; do not override `__call__`.
     """
 
     def __init__(self, n_hidden: int = 13) -> None:
