@@ -236,6 +236,8 @@ def course_id(course: Course) -> str:
 
 def nbgrader_config_text(*, course: Course) -> str:
     """nbgrader_config.py for the course: its id, the assignment, and the options the course relies on."""
+    from coursekit.export.nbgrader import COURSE_ENVIRONMENT_VARIABLE
+
     assignment = course.assignment
     timeout = max(1, round(course.limits.time_seconds))
     stub = '# YOUR CODE HERE\nraise NotImplementedError("replace this line with your code (see the docstring above)")'
@@ -266,10 +268,19 @@ c.LockCells.lock_solution_cells = True
 # (OverwriteCells.add_missing_cells); an edited locked cell, test cells included, gets its source back
 # from the gradebook (OverwriteCells does that for every locked cell, hidden tests included).
 c.OverwriteCells.add_missing_cells = True
+# The course the grading kernel grades with: a test cell's hidden part gives the points its hidden graders give
+# (coursekit.export.nbgrader.notebook_exercise_score). `coursekit release` copies it into grading/ beside this file.
+import os  # noqa: E402
+
+os.environ["{COURSE_ENVIRONMENT_VARIABLE}"] = os.path.join(os.path.dirname(os.path.abspath(__file__)), "{GRADING_FOLDER}")
 # One cell may run as long as course.yml allows one part of a hand-in (limits.time_seconds).
 c.Execute.timeout = {timeout}
 c.Execute.interrupt_on_timeout = True
 '''
+
+
+# The folder of the nbgrader course that holds the course the grading kernel grades with (instructor-only).
+GRADING_FOLDER = "grading"
 
 
 def build_nbgrader_course(*, course_dir: Path, out_dir: Path) -> Path:
@@ -281,6 +292,20 @@ def build_nbgrader_course(*, course_dir: Path, out_dir: Path) -> Path:
     notebook_path.parent.mkdir(parents=True, exist_ok=True)
     notebook = build_notebook(course_dir=course_dir, with_solutions=True)
     notebook_path.write_text(notebook_text(notebook), encoding="utf-8")
+    # The given modules and data go beside the notebook (nbgrader releases them with it): the public tests' fixtures
+    # load the data through them.
+    for name in [*course.given, *course.data]:
+        target = notebook_path.parent / (Path(name).name if name in course.given else name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(course_dir / name, target)
+    # What the grading kernel grades with (nbgrader_config.py points it here): course.yml, graders/, given and data.
+    grading = out_dir / GRADING_FOLDER
+    if grading.exists():
+        shutil.rmtree(grading)
+    shutil.copytree(course_dir / "graders", grading / "graders", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ["course.yml", *course.given, *course.data]:
+        (grading / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(course_dir / name, grading / name)
     return notebook_path
 
 
