@@ -7,7 +7,6 @@ directory, and read the scores from nbgrader's gradebook.
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import csv
 import io
@@ -22,6 +21,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from notebook_styles import copy_notebook, correct_styles, solution_cells, styled_notebook
 from repo_paths import REPO
 from solution_lines import solution_body_lines
 
@@ -177,9 +177,9 @@ def test_hidden_tests_do_not_spell_out_a_solution(source_notebook: nbformat.Note
     [
         (
             "ex1_2_sigmoid",
-            "def sigmoid(x):\n    return 1.0 / (1.0 + torch.exp(-x))\n",
+            "def sigmoid(x):\n    return 1.0 / (1.0 + torch.exp(x))\n",
             "test_1_2_sigmoid",
-            "does exp ever see a large positive number?",
+            "sigmoid differs from torch.nn.functional's",
         ),
         (
             "ex3_2_training_loop",
@@ -193,7 +193,7 @@ def test_hidden_tests_do_not_spell_out_a_solution(source_notebook: nbformat.Note
             "        history['val'].append(loss_fn(model(t_u_val), t_c_val).item())\n"
             "    return history\n",
             "test_3_2_training_loop",
-            "zero_grad",
+            "should go down",
         ),
         (
             "ex2_2_count_parameters",
@@ -248,62 +248,6 @@ def _submit(course_root: Path, student: str, notebook: nbformat.NotebookNode) ->
     path = folder / f"{ASSIGNMENT.id}.ipynb"
     nbformat.write(notebook, path)
     return path
-
-
-def _solution_cells(notebook: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
-    return {
-        cell.metadata["nbgrader"]["grade_id"]: cell
-        for cell in notebook.cells
-        if cell.metadata.get("nbgrader", {}).get("solution")
-    }
-
-
-def _copy(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    return nbformat.from_dict(json.loads(json.dumps(notebook)))
-
-
-def _styled(filled: nbformat.NotebookNode, sources: list[str]) -> nbformat.NotebookNode:
-    """The notebook with each solution cell replaced by a style's definition of that exercise, as a student pastes
-    code in: what precedes a definition (helpers, imports) goes into its cell; imports of the parts' modules are
-    dropped, since the notebook defines those names."""
-    notebook = _copy(filled)
-    cells = {grade_id.split("_", 2)[2]: cell for grade_id, cell in _solution_cells(notebook).items()}
-    modules = {part.module for part in ASSIGNMENT.parts}
-    for source in sources:
-        tree = ast.parse(source)
-        lines = source.splitlines()
-        pending: list[str] = []
-        for node in tree.body:
-            text = "\n".join(lines[node.lineno - 1 - len(getattr(node, "decorator_list", [])) : node.end_lineno])
-            if isinstance(node, ast.ImportFrom) and node.module in modules:
-                continue
-            pending.append(text)
-            if isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name in cells:
-                cells[node.name].source = "\n\n\n".join(pending)
-                pending = []
-    return notebook
-
-
-def _correct_styles() -> dict[str, list[str]]:
-    """The correct hand-ins in unusual styles that the graders' own tests hold, combined into three students."""
-    if str(REPO / "tests" / "course") not in sys.path:
-        sys.path.insert(0, str(REPO / "tests" / "course"))
-    import test_graders_activations_model as am
-    import test_graders_training as tr
-
-    return {
-        "style-sigmoid-own-tanh-scatter": [
-            am.ACTIVATIONS_VIA_SIGMOID,
-            am.MODEL_OWN_TANH,
-            tr.HEADER + tr.SPLIT_SLICES + tr.LOOP_ZERO_GRAD_LAST + tr.PLOT_SCATTER,
-        ],
-        "style-ratios-reordered-figure": [
-            am.ACTIVATIONS_VIA_RATIOS,
-            am.MODEL_SEQUENTIAL_ORDER,
-            tr.HEADER + tr.SPLIT_TENSOR_SPLIT + tr.LOOP_VALIDATION_FIRST + tr.PLOT_FIGURE,
-        ],
-        "style-pyplot": [tr.HEADER + tr.PLOT_PYPLOT],
-    }
 
 
 def _mutants() -> list[Any]:
@@ -367,15 +311,15 @@ def autograded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
         ]
         return notebook
 
-    notebooks: dict[str, nbformat.NotebookNode] = {SOLVED: _copy(filled), UNTOUCHED: _copy(release)}
+    notebooks: dict[str, nbformat.NotebookNode] = {SOLVED: copy_notebook(filled), UNTOUCHED: copy_notebook(release)}
     # Unsolved, every test cell emptied and one deleted: autograde must restore them and still give zero.
-    tampered = _copy(release)
+    tampered = copy_notebook(release)
     for cell in tampered.cells:
         if cell.metadata.get("nbgrader", {}).get("grade"):
             cell.source = "pass"
     notebooks[TAMPERED] = without_cell(tampered, "test_1_3_relu")
     # Solved, but sigmoid and training_loop warn and write to stderr, and a test cell is deleted.
-    noisy = _copy(filled)
+    noisy = copy_notebook(filled)
     for cell in noisy.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id in ("ex1_2_sigmoid", "ex3_2_training_loop"):
@@ -388,14 +332,14 @@ def autograded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
                 f"    return _quiet_{name}(*args, **kwargs)\n"
             )
     notebooks[NOISY] = without_cell(noisy, "test_2_2_count_parameters")
-    for name, sources in _correct_styles().items():
-        notebooks[name] = _styled(filled, sources)
+    for name, sources in correct_styles().items():
+        notebooks[name] = styled_notebook(filled, sources)
     # Realistic bugs: each mutant's replacement pasted into the filled-in cell that holds the text it replaces.
     pasted: dict[str, int] = {}
     catches: dict[str, bool] = {}
     for mutant in _mutants():
-        notebook = _copy(filled)
-        cells = [(g, c) for g, c in _solution_cells(notebook).items() if c.source.count(mutant.replace) == 1]
+        notebook = copy_notebook(filled)
+        cells = [(g, c) for g, c in solution_cells(notebook).items() if c.source.count(mutant.replace) == 1]
         if len(cells) != 1 or pasted.get(cells[0][0], 0) >= MUTANTS_PER_CELL:
             continue
         grade_id, cell = cells[0]
@@ -516,7 +460,7 @@ def test_autograde_gives_every_exercise_of_every_notebook_coursekits_points(auto
 @pytest.mark.slow
 def test_the_solutions_and_the_correct_styles_get_full_marks_and_the_release_zero(autograded: dict[str, Any]) -> None:
     nbgrader = autograded["nbgrader"]
-    for student in (SOLVED, NOISY, *_correct_styles()):
+    for student in (SOLVED, NOISY, *correct_styles()):
         assert _total(nbgrader[student]) == ASSIGNMENT.points, (student, nbgrader[student])
     assert _total(nbgrader[UNTOUCHED]) == 0 and _total(nbgrader[TAMPERED]) == 0
     for student, points in nbgrader.items():
@@ -536,7 +480,7 @@ def test_autograde_restores_edited_and_deleted_test_cells(autograded: dict[str, 
 @pytest.mark.slow
 def test_validate_fails_exactly_where_the_public_tests_fail(autograded: dict[str, Any]) -> None:
     validate_fails = autograded["validate_fails"]
-    expected = {**autograded["catches"], SOLVED: False, UNTOUCHED: True, **dict.fromkeys(_correct_styles(), False)}
+    expected = {**autograded["catches"], SOLVED: False, UNTOUCHED: True, **dict.fromkeys(correct_styles(), False)}
     assert validate_fails == expected
     assert any(expected.values()) and not all(expected.values())
 
