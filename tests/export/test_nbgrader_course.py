@@ -231,8 +231,8 @@ def test_warnings_and_stderr_in_student_code_do_not_reach_the_test_cells_output(
 # The real nbgrader CLI: the course, generate_assignment, autograde, validate and export.
 
 SOLVED, UNTOUCHED, TAMPERED, NOISY = "solved", "untouched", "tampered", "noisy"
-# Mutants pasted into the release notebook: at most this many per solution cell, as far as they paste.
-MUTANTS_PER_CELL = 2
+# Mutants pasted into the release notebook, taken in turn from each solution cell (about 4 s of autograde each).
+MUTANTS = 13
 VALIDATE_SCRIPT = """
 import json, sys
 from nbgrader.validator import Validator
@@ -260,24 +260,62 @@ def _mutants() -> list[Any]:
     return mutants
 
 
-def _public_tests_fail(mutant: Any, tmp: Path) -> bool:
-    """Whether the script release's public tests (`pytest` in the student folder) fail with this mutant's bug."""
+PUBLIC_TESTS_SCRIPT = """
+import contextlib, io, json, sys
+from pathlib import Path
+
+import pytest
+
+failed = {}
+for folder in sys.argv[1:]:
+    earlier = str(Path(folder).parent)  # every folder's modules share their names: activations, conftest, ...
+    for name in [n for n, m in sys.modules.items() if str(getattr(m, "__file__", "") or "").startswith(earlier)]:
+        del sys.modules[name]
+    with contextlib.redirect_stdout(io.StringIO()):
+        status = pytest.main([folder, "-q", "-x", "-c", str(Path(folder) / "pytest.ini"), "--rootdir", folder])
+    assert status in (0, 1), (folder, status)
+    failed[Path(folder).name] = status == 1
+print(json.dumps(failed))
+"""
+
+
+def _public_tests_fail(mutants: dict[str, Any], tmp: Path) -> dict[str, bool]:
+    """Whether the script release's public tests (`pytest` in the student folder) fail with each mutant's bug."""
     from coursekit.check.checker import write_mutant_handin
 
-    folder = write_mutant_handin(mutant=mutant, solutions_dir=REPO / "solutions", data_dir=REPO / "data", target=tmp)
-    shutil.copytree(REPO / "exercises" / "tests", folder / "tests")
-    for name in ("conftest.py", "pytest.ini"):
-        shutil.copy2(REPO / "exercises" / name, folder / name)
-    shutil.copy2(REPO / "data" / "temperature_data.py", folder / "temperature_data.py")
+    folders = []
+    for student, mutant in mutants.items():
+        folder = write_mutant_handin(
+            mutant=mutant, solutions_dir=REPO / "solutions", data_dir=REPO / "data", target=tmp / student
+        )
+        shutil.copytree(REPO / "exercises" / "tests", folder / "tests")
+        for name in ("conftest.py", "pytest.ini"):
+            shutil.copy2(REPO / "exercises" / name, folder / name)
+        shutil.copy2(REPO / "data" / "temperature_data.py", folder / "temperature_data.py")
+        folders.append(str(folder))
+    # One process for every folder: torch is imported once.
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=600,
+        [sys.executable, "-c", PUBLIC_TESTS_SCRIPT, *folders], capture_output=True, text=True, timeout=1800, cwd=tmp
     )
-    assert result.returncode in (0, 1), result.stdout + result.stderr
-    return result.returncode == 1
+    assert result.returncode == 0, result.stdout + result.stderr
+    failed: dict[str, bool] = json.loads(result.stdout.splitlines()[-1])
+    return failed
+
+
+def _pasted(filled: nbformat.NotebookNode, mutant: Any) -> tuple[str, nbformat.NotebookNode] | None:
+    """The filled-in notebook with the mutant's replacement pasted into the one solution cell holding the text it
+    replaces (a cell's source has no final newline), and that cell's grade_id; None when no one cell holds it."""
+    notebook = copy_notebook(filled)
+    for replace, replacement in (
+        (mutant.replace, mutant.replacement),
+        (mutant.replace.rstrip("\n"), mutant.replacement.rstrip("\n")),
+    ):
+        cells = [(g, c) for g, c in solution_cells(notebook).items() if c.source.count(replace) == 1]
+        if len(cells) == 1:
+            grade_id, cell = cells[0]
+            cell.source = cell.source.replace(replace, replacement)
+            return grade_id, notebook
+    return None
 
 
 @pytest.fixture(scope="module")
@@ -334,19 +372,22 @@ def autograded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
     notebooks[NOISY] = without_cell(noisy, "test_2_2_count_parameters")
     for name, sources in correct_styles().items():
         notebooks[name] = styled_notebook(filled, sources)
-    # Realistic bugs: each mutant's replacement pasted into the filled-in cell that holds the text it replaces.
-    pasted: dict[str, int] = {}
-    catches: dict[str, bool] = {}
+    # Realistic bugs: mutants pasted into the filled-in cells, taken in turn from each solution cell that has some.
+    by_cell: dict[str, list[tuple[str, Any, nbformat.NotebookNode]]] = {}
     for mutant in _mutants():
-        notebook = copy_notebook(filled)
-        cells = [(g, c) for g, c in solution_cells(notebook).items() if c.source.count(mutant.replace) == 1]
-        if len(cells) != 1 or pasted.get(cells[0][0], 0) >= MUTANTS_PER_CELL:
-            continue
-        grade_id, cell = cells[0]
-        cell.source = cell.source.replace(mutant.replace, mutant.replacement)
-        pasted[grade_id] = pasted.get(grade_id, 0) + 1
-        notebooks[f"mutant-{mutant.name}"] = notebook
-        catches[f"mutant-{mutant.name}"] = _public_tests_fail(mutant, tmp / "public" / mutant.name)
+        pasted_ = _pasted(filled, mutant)
+        if pasted_ is not None:
+            by_cell.setdefault(pasted_[0], []).append((f"mutant-{mutant.name}", mutant, pasted_[1]))
+    chosen: dict[str, Any] = {}
+    pasted: dict[str, int] = {}
+    while len(chosen) < MUTANTS and any(by_cell.values()):
+        for grade_id, entries in by_cell.items():
+            if entries and len(chosen) < MUTANTS:
+                student, mutant, notebook = entries.pop(0)
+                chosen[student] = mutant
+                notebooks[student] = notebook
+                pasted[grade_id] = pasted.get(grade_id, 0) + 1
+    catches = _public_tests_fail(chosen, tmp / "public")
     paths = {student: _submit(course_root, student, notebook) for student, notebook in notebooks.items()}
 
     started = time.perf_counter()
@@ -440,6 +481,13 @@ def test_generate_assignment_releases_stubs_without_hidden_tests(autograded: dic
         release.parent / "data" / "temperature.csv"
     ).is_file()
     assert not list(release.parent.rglob("test_*.py"))
+    # The course autograde grades with sits beside nbgrader_config.py, which points the kernel at it.
+    grading = autograded["course_root"] / "grading"
+    assert (grading / "course.yml").is_file() and (grading / "graders" / "test_activations.py").is_file()
+    config = (autograded["course_root"] / "nbgrader_config.py").read_text(encoding="utf-8")
+    assert (
+        'os.environ["COURSEKIT_COURSE"] = os.path.join(os.path.dirname(os.path.abspath(__file__)), "grading")' in config
+    )
 
 
 @pytest.mark.slow
