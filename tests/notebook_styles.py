@@ -57,14 +57,18 @@ def solution_cells(notebook: nbformat.NotebookNode) -> dict[str, nbformat.Notebo
 
 def styled_notebook(filled: nbformat.NotebookNode, sources: list[str]) -> nbformat.NotebookNode:
     """The notebook with each solution cell replaced by a style's definition of that exercise, as a student pastes
-    code in: what precedes a definition (helpers, imports) goes into its cell; imports of the parts' modules are
-    dropped, since the notebook defines those names."""
+    code in: what precedes a definition (helpers, imports) goes into its cell, and so does an exercise it calls
+    whose own cell comes later (tanh from sigmoid: sigmoid is written in tanh's cell too, since the notebook runs
+    tanh's test cell first); imports of the parts' modules are dropped, since the notebook defines those names."""
     notebook = copy_notebook(filled)
     cells = {grade_id.split("_", 2)[2]: cell for grade_id, cell in solution_cells(notebook).items()}
+    order = list(cells)
     modules = {part.module for part in COURSE.assignment.parts}
     for source in sources:
         tree = ast.parse(source)
         lines = source.splitlines()
+        texts: dict[str, str] = {}
+        uses: dict[str, set[str]] = {}
         pending: list[str] = []
         for node in tree.body:
             first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
@@ -72,8 +76,12 @@ def styled_notebook(filled: nbformat.NotebookNode, sources: list[str]) -> nbform
                 continue
             pending.append("\n".join(lines[first - 1 : node.end_lineno]))
             if isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name in cells:
-                cells[node.name].source = "\n\n\n".join(pending)
+                texts[node.name] = "\n\n\n".join(pending)
+                uses[node.name] = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
                 pending = []
+        for name, text in texts.items():
+            later = [other for other in texts if other in uses[name] and order.index(other) > order.index(name)]
+            cells[name].source = "\n\n\n".join([*(texts[other] for other in later), text])
     return notebook
 
 
