@@ -350,6 +350,29 @@ def export_command(
         errors.print(f"[yellow]warning:[/] {terminal_text(warning)}", highlight=False)
 
 
+@app.command("export-nbgrader")
+def export_nbgrader_command(
+    out: Annotated[Path, typer.Argument(help="the folder `coursekit grade` wrote")],
+    nbgrader_course: Annotated[
+        Path, typer.Option("--nbgrader-course", help="the nbgrader course folder (nbgrader_config.py, gradebook.db)")
+    ],
+    course_dir: CourseDir = Path("."),
+) -> None:
+    """Write `coursekit grade`'s points into nbgrader's gradebook, for formgrader and `nbgrader export`."""
+    from coursekit.export.nbgrader import write_gradebook
+
+    report = write_gradebook(out_dir=out, course_root=nbgrader_course, course=load_course(course_dir / "course.yml"))
+    console.print(
+        f"wrote {len(report.written)} students into {terminal_text(str(nbgrader_course / 'gradebook.db'))}",
+        highlight=False,
+    )
+    if report.not_graded:
+        errors.print(
+            f"[yellow]not graded, left out:[/] {', '.join(terminal_text(i) for i in report.not_graded)}",
+            highlight=False,
+        )
+
+
 @app.command("gradescope-run", hidden=True)
 def gradescope_run_command(
     root: Annotated[Path, typer.Option("--root", help="Gradescope's /autograder (or a stand-in)")] = Path(

@@ -161,8 +161,8 @@ class ChapterCode(_Strict):
     figure: str | None = None
     # What the picture shows, said to the student above it.
     figure_caption: str = "A picture of your work"
-    # A folder with <exercise name>.py per exercise: the notebook's test cell for that exercise.
-    notebook_checks: str | None = None
+    # Python code the notebook ends with, ungraded: the exercises put together (it runs in the notebook only).
+    notebook_finale: str | None = None
 
 
 class Script(_Strict):
@@ -204,10 +204,10 @@ class Course(_Strict):
     @model_validator(mode="after")
     def _valid_files(self) -> Course:
         chapter = self.chapter
-        for path in [*self.given, *self.data, chapter.probes, chapter.figure, chapter.notebook_checks]:
+        for path in [*self.given, *self.data, chapter.probes, chapter.figure, chapter.notebook_finale]:
             if path is not None and not _COURSE_PATH.fullmatch(path):
                 raise ValueError(f"{path!r} is not a path inside the course folder")
-        for path in [*self.given, chapter.probes, chapter.figure]:
+        for path in [*self.given, chapter.probes, chapter.figure, chapter.notebook_finale]:
             if path is not None and not path.endswith(".py"):
                 raise ValueError(f"{path!r} is not a .py file")
         names = [part.file for part in self.assignment.parts] + self.given_modules

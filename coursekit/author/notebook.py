@@ -7,17 +7,21 @@ tensor); then per part a heading with the module's docstring and, per exercise, 
 (``ex1_2_square``, fences kept) and a locked, autograded test cell (``test_1_2_square``). The test cells'
 points per part add up to the part's points in course.yml.
 
-An exercise's test cell is the course's ``<chapter.notebook_checks>/<exercise name>.py`` (e.g.
-``graders/notebook/square.py``): a Python file that ruff and mypy check like any other, laid into the cell
-as it stands, less its docstring and its imports of the student's modules (``from ops import square``: the
-notebook defines those names). Its hidden checks sit between nbgrader's ``### BEGIN HIDDEN TESTS`` and
-``### END HIDDEN TESTS`` lines. An import from a file of the same folder (``from _shared import check``) is
-replaced by that file's code, so checks that several exercises share are written once.
+An exercise's test cell holds that exercise's public tests, the ``test_<id>_...`` functions of
+exercises/tests (what `pytest` runs on the scripts), with the helpers and conftest fixtures they use, so
+`nbgrader validate` fails exactly where the public tests fail. Its hidden part, at the top of the cell,
+returns the points the course's hidden graders give the exercise for the notebook's own file
+(`coursekit.export.nbgrader.notebook_exercise_score`: the same intake and graders as `coursekit grade`, at the
+graders' check weights), and nbgrader takes the number a test cell shows as its partial credit. The public tests
+never run at autograde, so they neither add nor cost points.
+
+The notebook ends with course.yml's ``chapter.notebook_finale``, ungraded: the exercises put together. Its code
+runs under ``if __name__ == "__main__"`` and outside nbgrader's runs, so the notebook runs it, and neither grading
+(which imports the notebook's code as modules) nor `nbgrader validate` or `autograde` does.
 
 Two of nbgrader's traps shape the test cells. A test cell that writes anything to stderr scores zero,
 so every test cell runs its checks with warnings and stderr silenced (a failed check still raises).
-nbgrader shows hidden tests verbatim in its feedback, so the checks should compare with the library's own
-functions and test properties; they never spell out a reference implementation.
+nbgrader shows hidden tests verbatim in its feedback: the hidden part is one call, and shows no grader.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "langua
 
 
 class NotebookBuildError(CoursekitError, ValueError):
-    """The solutions cannot be laid out as a notebook (an exercise without code or without checks)."""
+    """The solutions cannot be laid out as a notebook (an exercise without code or without public tests)."""
 
 
 def notebook_name(course: Course) -> str:
@@ -200,92 +204,200 @@ def _data_cells(course: Course, *, course_dir: Path) -> list[NotebookNode]:
     return cells
 
 
-def _fence_problem(lines: list[str]) -> str | None:
-    """Why a checks file's hidden-test fences are malformed (None when each BEGIN has its END)."""
-    open_at: int | None = None
-    for number, line in enumerate(lines, start=1):
-        text = line.strip()
-        if "HIDDEN TESTS" not in text:
-            continue
-        if text == BEGIN_HIDDEN_TESTS and open_at is None:
-            open_at = number
-        elif text == END_HIDDEN_TESTS and open_at is not None:
-            open_at = None
-        elif text in (BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS):
-            return f"line {number}: {text} out of turn"
-        else:
-            return f"line {number}: a fence must be a line of its own, exactly {BEGIN_HIDDEN_TESTS!r} or {END_HIDDEN_TESTS!r}"
-    return None if open_at is None else f"line {open_at}: {BEGIN_HIDDEN_TESTS} is never closed"
+@dataclass(frozen=True)
+class _Statement:
+    """A top-level statement of a public test file or the conftest: its source and the names it binds and uses."""
+
+    source: str
+    binds: frozenset[str]
+    uses: frozenset[str]
+
+
+def _names_used(node: ast.AST) -> frozenset[str]:
+    """The names a statement reads; a definition's decorators (pytest's markers and fixture decorators) left out."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        parts: list[ast.AST] = [*node.body]
+        if not isinstance(node, ast.ClassDef):
+            parts += [node.args] + ([node.returns] if node.returns else [])
+        return frozenset(name for part in parts for name in _names_used(part))
+    return frozenset(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
+
+
+def _names_bound(node: ast.stmt) -> frozenset[str]:
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        return frozenset((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return frozenset({node.name})
+    targets: list[ast.expr] = []
+    if isinstance(node, ast.Assign):
+        targets = node.targets
+    elif isinstance(node, ast.AnnAssign | ast.AugAssign):
+        targets = [node.target]
+    return frozenset(n.id for target in targets for n in ast.walk(target) if isinstance(n, ast.Name))
+
+
+def _is_pytest_call(node: ast.expr, *names: str) -> bool:
+    """Whether a decorator is ``pytest.<name>`` or ``pytest.<name>(...)`` (``pytest.mark.x`` for name "mark")."""
+    target = node.func if isinstance(node, ast.Call) else node
+    parts: list[str] = []
+    while isinstance(target, ast.Attribute):
+        parts.insert(0, target.attr)
+        target = target.value
+    return isinstance(target, ast.Name) and target.id == "pytest" and bool(parts) and parts[0] in names
+
+
+@dataclass(frozen=True)
+class _Fixture:
+    name: str
+    autouse: bool
+    statement: _Statement
 
 
 @dataclass
-class _ChecksReader:
-    """Reads the course's notebook checks, laying a shared file's code in place of each import of it."""
+class _PublicTests:
+    """The public tests of exercises/tests, laid into the notebook's test cells, one exercise per cell.
 
-    folder: Path
-    shown_folder: str  # as course.yml names it, for messages
-    student_modules: frozenset[str]  # the parts' modules, which the notebook's own cells define
+    An exercise's tests are the functions named ``test_<id>_...`` (``test_1_2_...`` for exercise 1.2). Each cell
+    holds those tests with the statements they need from their file (imports, helpers, constants) and the
+    conftest's fixtures they take (and its autouse ones), then calls them as pytest would: autouse fixtures
+    first, then the test with its fixtures' values. Markers are left out; a parametrized test, a fixture that
+    takes fixtures or yields cannot be laid out and is named.
+    """
 
-    def cell_code(self, exercise: Exercise) -> str:
-        """The code of an exercise's test cell: its checks file, with the shared files it imports laid in."""
-        path = self.folder / f"{exercise.name}.py"
-        if not path.is_file():
-            raise NotebookBuildError(
-                f"exercise {exercise.id} ({exercise.name}) has no notebook checks: write "
-                f"{self.shown_folder}/{exercise.name}.py"
-            )
-        return "\n".join(self._code(path, including=())).strip("\n")
+    course_dir: Path
+    student_modules: frozenset[str]
 
-    def _code(self, path: Path, *, including: tuple[Path, ...]) -> list[str]:
-        shown = f"{self.shown_folder}/{path.name}"
+    def __post_init__(self) -> None:
+        self.tests_dir = self.course_dir / "exercises" / "tests"
+        self.files: dict[str, tuple[list[_Statement], dict[str, tuple[ast.FunctionDef, str]]]] = {}
+        for path in sorted(self.tests_dir.glob("test_*.py")):
+            self.files[path.name] = self._read(path)
+        self.fixtures: dict[str, _Fixture] = {}
+        self.conftest: list[_Statement] = []
+        conftest = self.course_dir / "exercises" / "conftest.py"
+        if conftest.is_file():
+            self.conftest, _ = self._read(conftest, fixtures=self.fixtures)
+
+    def _read(
+        self, path: Path, fixtures: dict[str, _Fixture] | None = None
+    ) -> tuple[list[_Statement], dict[str, tuple[ast.FunctionDef, str]]]:
+        shown = path.relative_to(self.course_dir).as_posix()
         source = path.read_text(encoding="utf-8")
         try:
             tree = ast.parse(source, filename=shown)
         except SyntaxError as error:
             raise NotebookBuildError(f"{shown}, line {error.lineno}: not valid Python: {error.msg}") from None
         lines = source.splitlines()
-        problem = _fence_problem(lines)
-        if problem is not None:
-            raise NotebookBuildError(f"{shown}, {problem}")
-        # Statements replaced in the cell, by their first line: (their last line, the lines that stand instead).
-        replaced: dict[int, tuple[int, list[str]]] = {}
+        statements: list[_Statement] = []
+        tests: dict[str, tuple[ast.FunctionDef, str]] = {}
         for index, node in enumerate(tree.body):
-            first, last = node.lineno, node.end_lineno or node.lineno
             if index == 0 and isinstance(node, ast.Expr) and isinstance(getattr(node.value, "value", None), str):
-                replaced[first] = (last, [])  # it describes the file, not the cell
-            elif isinstance(node, ast.ImportFrom):
-                if node.module == "__future__":
-                    raise NotebookBuildError(f"{shown}, line {first}: a test cell runs in a function: no __future__")
-                shared = self._shared(node.module) if node.level == 0 else None
-                if node.level == 0 and node.module in self.student_modules:
-                    replaced[first] = (last, [])  # the notebook's own cells define these names
-                elif shared is not None:
-                    if shared in (*including, path):
-                        chain = " -> ".join(file.name for file in (*including, path, shared))
+                continue  # the file's docstring
+            if isinstance(node, ast.ImportFrom) and (node.level or node.module in self.student_modules):
+                continue  # the notebook's own cells define the student's names
+            body = "\n".join(lines[node.lineno - 1 : node.end_lineno or node.lineno])
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                for decorator in node.decorator_list:
+                    if _is_pytest_call(decorator, "mark") and "parametrize" in ast.unparse(decorator):
                         raise NotebookBuildError(
-                            f"{shown}, line {first}: the shared checks import each other ({chain})"
+                            f"{shown}, line {node.lineno}: a notebook cannot run a parametrized test"
                         )
-                    replaced[first] = (last, self._code(shared, including=(*including, path)))
-        code: list[str] = []
-        number = 1
-        while number <= len(lines):
-            if number in replaced:
-                last, instead = replaced[number]
-                code += instead
-                number = last + 1
-            else:
-                code.append(lines[number - 1])
-                number += 1
-        while code and not code[0].strip():
-            code.pop(0)
-        return code
+                tests[node.name] = (node, body)
+                continue
+            decorators = [d for d in getattr(node, "decorator_list", []) if _is_pytest_call(d, "fixture")]
+            if decorators and isinstance(node, ast.FunctionDef):
+                if fixtures is None:
+                    raise NotebookBuildError(f"{shown}, line {node.lineno}: fixtures belong in exercises/conftest.py")
+                if node.args.args or any(isinstance(n, ast.Yield | ast.YieldFrom) for n in ast.walk(node)):
+                    raise NotebookBuildError(
+                        f"{shown}, line {node.lineno}: fixture {node.name} takes fixtures or yields; "
+                        "a notebook runs plain fixtures only"
+                    )
+                autouse = any(
+                    isinstance(d, ast.Call)
+                    and any(k.arg == "autouse" and ast.literal_eval(k.value) for k in d.keywords)
+                    for d in decorators
+                )
+                definition = "\n".join(lines[node.lineno - 1 : node.end_lineno or node.lineno])
+                statement = _Statement(definition, frozenset({node.name}), _names_used(node))
+                fixtures[node.name] = _Fixture(node.name, autouse, statement)
+                continue
+            if isinstance(
+                node, ast.Import | ast.ImportFrom | ast.FunctionDef | ast.ClassDef | ast.Assign | ast.AnnAssign
+            ):
+                statements.append(_Statement(body, _names_bound(node), _names_used(node)))
+        return statements, tests
 
-    def _shared(self, module: str | None) -> Path | None:
-        """The file of this folder that `module` names, if any."""
-        if module is None or "." in module:
-            return None
-        path = self.folder / f"{module}.py"
-        return path if path.is_file() else None
+    def tests_of(self, exercise: Exercise) -> list[tuple[str, ast.FunctionDef, str]]:
+        prefix = f"test_{exercise.id.replace('.', '_')}_"
+        return [
+            (file, node, body)
+            for file, (_, tests) in self.files.items()
+            for name, (node, body) in tests.items()
+            if name.startswith(prefix)
+        ]
+
+    def cell_code(self, exercise: Exercise) -> str:
+        """The code of an exercise's test cell body: its public tests, what they need, and the calls."""
+        tests = self.tests_of(exercise)
+        if not tests:
+            raise NotebookBuildError(
+                f"exercise {exercise.id} ({exercise.name}) has no public tests: write a "
+                f"test_{exercise.id.replace('.', '_')}_... function in exercises/tests"
+            )
+        wanted: set[str] = set()
+        fixtures: list[_Fixture] = [fixture for fixture in self.fixtures.values() if fixture.autouse]
+        for _, node, _ in tests:
+            wanted |= _names_used(node)
+            for argument in node.args.args:
+                if argument.arg not in self.fixtures:
+                    raise NotebookBuildError(
+                        f"exercises/tests: {node.name} takes {argument.arg}, which is no fixture of exercises/conftest.py"
+                    )
+                if self.fixtures[argument.arg] not in fixtures:
+                    fixtures.append(self.fixtures[argument.arg])
+        for fixture in fixtures:
+            wanted |= fixture.statement.uses
+        files = {file for file, _, _ in tests}
+        pool = [*self.conftest, *(s for file in sorted(files) for s in self.files[file][0])]
+        chosen: list[_Statement] = []
+        changed = True
+        while changed:  # the statements the tests reach, through the helpers they call
+            changed = False
+            for statement in pool:
+                if statement not in chosen and statement.binds & wanted:
+                    chosen.append(statement)
+                    wanted |= statement.uses
+                    changed = True
+        imports = [s for s in pool if s in chosen and s.source.startswith(("import ", "from "))]
+        others = [s for s in pool if s in chosen and s not in imports]
+        blocks = [
+            "\n".join(dict.fromkeys(s.source for s in imports)),
+            *(f.statement.source for f in fixtures),
+            *(s.source for s in others),
+            *(body for _, _, body in tests),
+        ]
+        autouse = "".join(f"            {f.name}()\n" for f in fixtures if f.autouse)
+        calls = "".join(
+            f"    ({node.name!r}, lambda: {node.name}({', '.join(f'{a.arg}={a.arg}()' for a in node.args.args)})),\n"
+            for _, node, _ in tests
+        )
+        runner = (
+            "# Each test as pytest runs it (exercises/conftest.py's fixtures first); the first failure is raised.\n"
+            f"failures: list[tuple[str, Exception]] = []\nfor name, run in [\n{calls}]:\n"
+            "    try:\n"
+            "        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):\n"
+            '            warnings.simplefilter("ignore")\n'
+            f"{autouse}"
+            "            run()\n"
+            "    except Exception as error:\n"
+            "        failures.append((name, error))\n"
+            "for name, error in failures[1:]:\n"
+            '    print(f"{name} fails too: {type(error).__name__}: {error}")\n'
+            "if failures:\n"
+            "    raise failures[0][1]"
+        )
+        return "\n\n\n".join(block for block in [*blocks, runner] if block.strip())
 
 
 def _without_hidden_tests(source: str) -> str:
@@ -350,21 +462,58 @@ def _introduction(course: Course) -> str:
     )
 
 
-def _grade_cell_source(exercise: Exercise, points: float, checks: str) -> str:
+def _grade_cell_source(exercise: Exercise, points: float, public_tests: str, *, notebook: str) -> str:
     function = f"check_exercise_{exercise.id.replace('.', '_')}"
     return (
-        f"# Checks for Exercise {exercise.id} ({exercise.name}), {_format_points(points)}. They run inside a function\n"
-        "# so that their variables stay out of your notebook. Warnings and stderr are silenced because nbgrader\n"
-        "# gives a test cell that writes to stderr no points; a check that fails still raises.\n"
+        f"# Exercise {exercise.id} ({exercise.name}), {_format_points(points)}: its public tests, the ones `pytest` runs on\n"
+        "# the scripts, inside a function so that their names stay out of your notebook. Warnings and stderr are\n"
+        "# silenced because nbgrader gives a test cell that writes to stderr no points; a test that fails still raises.\n"
+        "# Passing them is a start: the graders check more.\n"
         f"def {function}():\n"
         "    import contextlib\n"
         "    import io\n"
         "    import warnings\n\n"
+        f"    {BEGIN_HIDDEN_TESTS}\n"
+        "    # Autograding: the result is the points the course's hidden graders give this exercise for the code in\n"
+        "    # this notebook's file (coursekit, the same checks as `coursekit grade`); nbgrader counts it as the cell's\n"
+        "    # partial credit. The public tests below do not run then.\n"
+        "    from coursekit.export.nbgrader import notebook_exercise_score\n\n"
         "    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):\n"
         '        warnings.simplefilter("ignore")\n'
-        f"{textwrap.indent(checks, ' ' * 8)}\n\n\n"
+        f"        return notebook_exercise_score({exercise.id!r}, notebook={notebook!r})\n"
+        f"    {END_HIDDEN_TESTS}\n"
+        f"{textwrap.indent(public_tests, ' ' * 4)}\n\n\n"
         f"{function}()"
     )
+
+
+def _finale_cells(course: Course, *, course_dir: Path) -> list[NotebookNode]:
+    """course.yml's chapter.notebook_finale: its docstring as a heading, its code under a __main__ guard."""
+    if course.chapter.notebook_finale is None:
+        return []
+    shown = course.chapter.notebook_finale
+    source = (course_dir / shown).read_text(encoding="utf-8")
+    try:
+        tree = ast.parse(source, filename=shown)
+    except SyntaxError as error:
+        raise NotebookBuildError(f"{shown}, line {error.lineno}: not valid Python: {error.msg}") from None
+    docstring = ast.get_docstring(tree)
+    if not docstring or not tree.body[1:]:
+        raise NotebookBuildError(f"{shown}: the finale needs a docstring (the section's text) and code after it")
+    student_modules = {part.module for part in course.assignment.parts}
+    lines = source.splitlines()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module in student_modules:
+            for number in range(node.lineno - 1, node.end_lineno or node.lineno):
+                lines[number] = "\0"  # the notebook's own cells define these names
+    code = "\n".join(line for line in lines[tree.body[1].lineno - 1 :] if line != "\0").strip("\n")
+    guarded = (
+        "# Runs when you run the notebook. Grading skips it: coursekit imports this notebook's code as modules, and\n"
+        "# nbgrader sets NBGRADER_EXECUTION while it validates or autogrades.\n"
+        "import os\n\n"
+        f'if __name__ == "__main__" and "NBGRADER_EXECUTION" not in os.environ:\n{textwrap.indent(code, "    ")}'
+    )
+    return [_markdown_cell("finale", docstring), _code_cell("finale-code", guarded)]
 
 
 def build_notebook(*, course_dir: Path, with_solutions: bool) -> NotebookNode:
@@ -375,16 +524,12 @@ def build_notebook(*, course_dir: Path, with_solutions: bool) -> NotebookNode:
     what a student receives: each fenced block replaced by the stubs' ``raise NotImplementedError("Exercise
     1.2: implement square (see the docstring)")`` and the hidden tests removed (nbgrader's autograde
     restores them from its gradebook). Raises `NotebookBuildError` when an exercise has no top-level
-    definition in its solution file, no checks file or a malformed one, or a data file cannot be a cell.
+    definition in its solution file or no public tests, or a data file or the finale cannot be a cell.
     """
     course = load_course(course_dir / "course.yml")
     assignment = course.assignment
-    if course.chapter.notebook_checks is None:
-        raise NotebookBuildError("course.yml names no chapter.notebook_checks: the folder of the test cells' checks")
-    checks = _ChecksReader(
-        folder=course_dir / course.chapter.notebook_checks,
-        shown_folder=course.chapter.notebook_checks,
-        student_modules=frozenset(part.module for part in assignment.parts),
+    public_tests = _PublicTests(
+        course_dir=course_dir, student_modules=frozenset(part.module for part in assignment.parts)
     )
     solution_layouts: list[_ModuleLayout] = []
     shown_layouts: list[_ModuleLayout] = []
@@ -435,12 +580,15 @@ def build_notebook(*, course_dir: Path, with_solutions: bool) -> NotebookNode:
             meta = _nbgrader(solution_id, solution=True, grade=False, locked=False)
             cells.append(_code_cell(solution_id, layout.definitions[exercise.name], meta))
             test_id = grade_cell_id(exercise)
-            test_source = _grade_cell_source(exercise, points, checks.cell_code(exercise))
+            test_source = _grade_cell_source(
+                exercise, points, public_tests.cell_code(exercise), notebook=f"{notebook_name(course)}.ipynb"
+            )
             if not with_solutions:
                 test_source = _without_hidden_tests(test_source)
             meta = _nbgrader(test_id, solution=False, grade=True, locked=True, points=points)
             cells.append(_code_cell(test_id, test_source, meta))
 
+    cells += _finale_cells(course, course_dir=course_dir)
     notebook = nbformat.v4.new_notebook(cells=cells)
     notebook.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
     nbformat.validate(notebook)

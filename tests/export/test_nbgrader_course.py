@@ -8,21 +8,26 @@ directory, and read the scores from nbgrader's gradebook.
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
 import shutil
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
+from notebook_styles import copy_notebook, correct_styles, solution_cells, styled_notebook
 from repo_paths import REPO
 from solution_lines import solution_body_lines
 
 from coursekit.author.notebook import (
     BEGIN_HIDDEN_TESTS,
+    _without_hidden_tests,
     build_notebook,
     exercise_points,
     fence_lines_removed,
@@ -49,14 +54,15 @@ def _cells_by_id(notebook: nbformat.NotebookNode) -> dict[str, nbformat.Notebook
 def _run_cells(
     notebook: nbformat.NotebookNode, replace: dict[str, str] | None = None
 ) -> dict[str, BaseException | None]:
-    """Execute the code cells in one namespace, as a kernel would; the exception each grade_id cell raised."""
+    """Execute the code cells in one namespace, as a kernel would, with the test cells' hidden parts left out (they
+    grade the notebook's file at autograde); the exception each cell raised, by grade_id (or cell id)."""
     namespace: dict[str, Any] = {}
     outcome: dict[str, BaseException | None] = {}
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
-        grade_id = cell.metadata["nbgrader"]["grade_id"]
-        source = (replace or {}).get(grade_id, cell.source)
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", cell.id)
+        source = _without_hidden_tests((replace or {}).get(grade_id, cell.source))
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 exec(compile(source, grade_id, "exec"), namespace)
@@ -64,6 +70,12 @@ def _run_cells(
         except Exception as error:
             outcome[grade_id] = error
     return outcome
+
+
+@pytest.fixture(autouse=True)
+def given_modules_importable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The public tests' fixtures import the given modules, which the release puts beside the notebook."""
+    monkeypatch.syspath_prepend(str(REPO / "data"))
 
 
 @pytest.fixture(scope="module")
@@ -165,9 +177,9 @@ def test_hidden_tests_do_not_spell_out_a_solution(source_notebook: nbformat.Note
     [
         (
             "ex1_2_sigmoid",
-            "def sigmoid(x):\n    return 1.0 / (1.0 + torch.exp(-x))\n",
+            "def sigmoid(x):\n    return 1.0 / (1.0 + torch.exp(x))\n",
             "test_1_2_sigmoid",
-            "not finite",
+            "sigmoid differs from torch.nn.functional's",
         ),
         (
             "ex3_2_training_loop",
@@ -181,7 +193,7 @@ def test_hidden_tests_do_not_spell_out_a_solution(source_notebook: nbformat.Note
             "        history['val'].append(loss_fn(model(t_u_val), t_c_val).item())\n"
             "    return history\n",
             "test_3_2_training_loop",
-            "zero_grad",
+            "should go down",
         ),
         (
             "ex2_2_count_parameters",
@@ -216,20 +228,103 @@ def test_warnings_and_stderr_in_student_code_do_not_reach_the_test_cells_output(
     assert capsys.readouterr().err == ""
 
 
-# The real nbgrader CLI.
+# The real nbgrader CLI: the course, generate_assignment, autograde, validate and export.
 
 SOLVED, UNTOUCHED, TAMPERED, NOISY = "solved", "untouched", "tampered", "noisy"
+# Mutants pasted into the release notebook, taken in turn from each solution cell (about 4 s of autograde each).
+MUTANTS = 13
+VALIDATE_SCRIPT = """
+import json, sys
+from nbgrader.validator import Validator
+
+validator = Validator()
+print(json.dumps({path: bool(validator.validate(path).get("failed")) for path in sys.argv[1:]}))
+"""
 
 
-def _submit(course_root: Path, student: str, notebook: nbformat.NotebookNode) -> None:
+def _submit(course_root: Path, student: str, notebook: nbformat.NotebookNode) -> Path:
     folder = course_root / "submitted" / student / ASSIGNMENT.id
     folder.mkdir(parents=True)
-    nbformat.write(notebook, folder / f"{ASSIGNMENT.id}.ipynb")
+    path = folder / f"{ASSIGNMENT.id}.ipynb"
+    nbformat.write(notebook, path)
+    return path
+
+
+def _mutants() -> list[Any]:
+    from coursekit.check.checker import load_mutants
+
+    mutants, problems = load_mutants(
+        mutants_dir=REPO / "graders" / "mutants", course=COURSE, solutions_dir=REPO / "solutions"
+    )
+    assert not problems
+    return mutants
+
+
+PUBLIC_TESTS_SCRIPT = """
+import contextlib, io, json, sys
+from pathlib import Path
+
+import pytest
+
+failed = {}
+for folder in sys.argv[1:]:
+    earlier = str(Path(folder).parent)  # every folder's modules share their names: activations, conftest, ...
+    for name in [n for n, m in sys.modules.items() if str(getattr(m, "__file__", "") or "").startswith(earlier)]:
+        del sys.modules[name]
+    with contextlib.redirect_stdout(io.StringIO()):
+        status = pytest.main([folder, "-q", "-x", "-c", str(Path(folder) / "pytest.ini"), "--rootdir", folder])
+    assert status in (0, 1), (folder, status)
+    failed[Path(folder).name] = status == 1
+print(json.dumps(failed))
+"""
+
+
+def _public_tests_fail(mutants: dict[str, Any], tmp: Path) -> dict[str, bool]:
+    """Whether the script release's public tests (`pytest` in the student folder) fail with each mutant's bug."""
+    from coursekit.check.checker import write_mutant_handin
+
+    folders = []
+    for student, mutant in mutants.items():
+        folder = write_mutant_handin(
+            mutant=mutant, solutions_dir=REPO / "solutions", data_dir=REPO / "data", target=tmp / student
+        )
+        shutil.copytree(REPO / "exercises" / "tests", folder / "tests")
+        for name in ("conftest.py", "pytest.ini"):
+            shutil.copy2(REPO / "exercises" / name, folder / name)
+        shutil.copy2(REPO / "data" / "temperature_data.py", folder / "temperature_data.py")
+        folders.append(str(folder))
+    # One process for every folder: torch is imported once.
+    result = subprocess.run(
+        [sys.executable, "-c", PUBLIC_TESTS_SCRIPT, *folders], capture_output=True, text=True, timeout=1800, cwd=tmp
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    failed: dict[str, bool] = json.loads(result.stdout.splitlines()[-1])
+    return failed
+
+
+def _pasted(filled: nbformat.NotebookNode, mutant: Any) -> tuple[str, nbformat.NotebookNode] | None:
+    """The filled-in notebook with the mutant's replacement pasted into the one solution cell holding the text it
+    replaces (a cell's source has no final newline), and that cell's grade_id; None when no one cell holds it."""
+    notebook = copy_notebook(filled)
+    for replace, replacement in (
+        (mutant.replace, mutant.replacement),
+        (mutant.replace.rstrip("\n"), mutant.replacement.rstrip("\n")),
+    ):
+        cells = [(g, c) for g, c in solution_cells(notebook).items() if c.source.count(replace) == 1]
+        if len(cells) == 1:
+            grade_id, cell = cells[0]
+            cell.source = cell.source.replace(replace, replacement)
+            return grade_id, notebook
+    return None
 
 
 @pytest.fixture(scope="module")
 def autograded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """Build the course, generate the release, hand in four notebooks, autograde them; the gradebook's scores."""
+    """Build the course, generate the release, hand in notebooks (solved, untouched, tampered, noisy, realistic bugs
+    and unusual correct styles, all pasted into the release notebook), autograde them, grade them with `coursekit
+    grade`, and validate the students' own copies."""
+    from coursekit.grade.engine import grade_class
+
     tmp = tmp_path_factory.mktemp("nbgrader")
     built = tmp / "built"
     build_nbgrader_course(course_dir=REPO, out_dir=built)
@@ -241,11 +336,12 @@ def autograded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
             "generate_assignment", ASSIGNMENT.id, "--force", course_root=course_root, env=env
         )
     }
+    # A second course with the assignment generated and nothing graded: `coursekit export-nbgrader` fills it.
+    fresh_root = tmp / "fresh"
+    shutil.copytree(course_root, fresh_root)
 
     release = nbformat.read(course_root / "release" / ASSIGNMENT.id / f"{ASSIGNMENT.id}.ipynb", as_version=4)
-
-    def filled(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-        return filled_notebook(notebook, course_dir=REPO)
+    filled = filled_notebook(release, course_dir=REPO)
 
     def without_cell(notebook: nbformat.NotebookNode, grade_id: str) -> nbformat.NotebookNode:
         notebook.cells = [
@@ -253,16 +349,15 @@ def autograded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
         ]
         return notebook
 
-    _submit(course_root, SOLVED, filled(release))
-    _submit(course_root, UNTOUCHED, release)
+    notebooks: dict[str, nbformat.NotebookNode] = {SOLVED: copy_notebook(filled), UNTOUCHED: copy_notebook(release)}
     # Unsolved, every test cell emptied and one deleted: autograde must restore them and still give zero.
-    tampered = nbformat.from_dict(json.loads(json.dumps(release)))
+    tampered = copy_notebook(release)
     for cell in tampered.cells:
         if cell.metadata.get("nbgrader", {}).get("grade"):
             cell.source = "pass"
-    _submit(course_root, TAMPERED, without_cell(tampered, "test_1_3_relu"))
+    notebooks[TAMPERED] = without_cell(tampered, "test_1_3_relu")
     # Solved, but sigmoid and training_loop warn and write to stderr, and a test cell is deleted.
-    noisy = filled(release)
+    noisy = copy_notebook(filled)
     for cell in noisy.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id in ("ex1_2_sigmoid", "ex3_2_training_loop"):
@@ -274,60 +369,156 @@ def autograded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
                 "    print('noise', file=sys.stderr)\n"
                 f"    return _quiet_{name}(*args, **kwargs)\n"
             )
-    _submit(course_root, NOISY, without_cell(noisy, "test_2_2_count_parameters"))
+    notebooks[NOISY] = without_cell(noisy, "test_2_2_count_parameters")
+    for name, sources in correct_styles().items():
+        notebooks[name] = styled_notebook(filled, sources)
+    # Realistic bugs: mutants pasted into the filled-in cells, taken in turn from each solution cell that has some.
+    by_cell: dict[str, list[tuple[str, Any, nbformat.NotebookNode]]] = {}
+    for mutant in _mutants():
+        pasted_ = _pasted(filled, mutant)
+        if pasted_ is not None:
+            by_cell.setdefault(pasted_[0], []).append((f"mutant-{mutant.name}", mutant, pasted_[1]))
+    chosen: dict[str, Any] = {}
+    pasted: dict[str, int] = {}
+    while len(chosen) < MUTANTS and any(by_cell.values()):
+        for grade_id, entries in by_cell.items():
+            if entries and len(chosen) < MUTANTS:
+                student, mutant, notebook = entries.pop(0)
+                chosen[student] = mutant
+                notebooks[student] = notebook
+                pasted[grade_id] = pasted.get(grade_id, 0) + 1
+    catches = _public_tests_fail(chosen, tmp / "public")
+    paths = {student: _submit(course_root, student, notebook) for student, notebook in notebooks.items()}
 
-    seconds["autograde"] = run_nbgrader("autograde", ASSIGNMENT.id, "--force", course_root=course_root, env=env)
-    seconds["autograde_per_notebook"] = seconds["autograde"] / 4
-    print(f"\nnbgrader timings (s): {seconds}")
+    started = time.perf_counter()
+    run_nbgrader("autograde", ASSIGNMENT.id, "--force", course_root=course_root, env=env)
+    seconds["autograde"] = time.perf_counter() - started
+    seconds["autograde_per_notebook"] = seconds["autograde"] / len(notebooks)
+
+    submissions = tmp / "submissions"
+    submissions.mkdir()
+    for student, path in paths.items():
+        shutil.copy2(path, submissions / f"{student}.ipynb")
+    started = time.perf_counter()
+    report = grade_class(course_dir=REPO, submissions_dir=submissions, out_dir=tmp / "out", jobs=2)
+    seconds["coursekit_grade"] = time.perf_counter() - started
+
+    # `nbgrader validate` on each student's own copy (the release notebook, no hidden tests), in its release folder.
+    validated = tmp / "validate"
+    for student, notebook in notebooks.items():
+        if student in (TAMPERED, NOISY):
+            continue
+        folder = validated / student
+        shutil.copytree(course_root / "release" / ASSIGNMENT.id, folder)
+        nbformat.write(notebook, folder / f"{ASSIGNMENT.id}.ipynb")
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-c", VALIDATE_SCRIPT, *sorted(str(p) for p in validated.glob(f"*/{ASSIGNMENT.id}.ipynb"))],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert result.returncode == 0, result.stderr
+    seconds["validate"] = time.perf_counter() - started
+    validate_fails = {
+        Path(path).parent.name: failed for path, failed in json.loads(result.stdout.splitlines()[-1]).items()
+    }
+    print(f"\nnbgrader timings (s), {len(notebooks)} notebooks: {seconds}")
 
     from nbgrader.api import Gradebook
 
-    scores: dict[str, Any] = {"seconds": seconds, "course_root": course_root}
+    nbgrader_points: dict[str, dict[str, float]] = {}
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PATH", env["PATH"])
         with Gradebook(f"sqlite:///{course_root / 'gradebook.db'}") as gradebook:
-            for student in (SOLVED, UNTOUCHED, TAMPERED, NOISY):
-                submission = gradebook.find_submission(ASSIGNMENT.id, student)
+            for student in notebooks:
                 notebook = gradebook.find_submission_notebook(ASSIGNMENT.id, ASSIGNMENT.id, student)
-                scores[student] = {
-                    "score": submission.score,
-                    "max_score": submission.max_score,
-                    "cells": {grade.name: grade.score for grade in notebook.grades},
-                }
-    yield scores
+                nbgrader_points[student] = {grade.name: float(grade.score) for grade in notebook.grades}
+    coursekit_points: dict[str, dict[str, float]] = {}
+    for result_ in report.results:
+        points = {grade_cell_id(exercise): 0.0 for exercise in EXERCISES}
+        for verdict in result_.verdicts:
+            _, exercise = ASSIGNMENT.exercise(verdict.exercise)
+            points[grade_cell_id(exercise)] += verdict.score
+        coursekit_points[result_.student_id] = points
+    print(f"{'notebook':<48} {'nbgrader':>9} {'coursekit':>9}  public tests / validate fail")
+    for student in notebooks:
+        print(
+            f"{student:<48} {sum(nbgrader_points[student].values()):>9g} {sum(coursekit_points[student].values()):>9g}"
+            f"  {catches.get(student, '-')} / {validate_fails.get(student, '-')}"
+        )
+    yield {
+        "seconds": seconds,
+        "course_root": course_root,
+        "fresh_root": fresh_root,
+        "env": env,
+        "out": tmp / "out",
+        "nbgrader": nbgrader_points,
+        "coursekit": coursekit_points,
+        "catches": catches,
+        "validate_fails": validate_fails,
+        "pasted": pasted,
+    }
+
+
+def _total(points: dict[str, float]) -> float:
+    return sum(points.values())
 
 
 @pytest.mark.slow
 def test_generate_assignment_releases_stubs_without_hidden_tests(autograded: dict[str, Any]) -> None:
     release = autograded["course_root"] / "release" / ASSIGNMENT.id / f"{ASSIGNMENT.id}.ipynb"
     text = release.read_text(encoding="utf-8")
-    assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
+    assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text and "notebook_exercise_score" not in text
     assert solution_body_lines() & {line.strip() for line in text.splitlines()} == set()
     cells = _cells_by_id(nbformat.reads(text, as_version=4))
     assert cells["test_1_2_sigmoid"].metadata["editable"] is False
     assert cells["setup_imports"].metadata["deletable"] is False
     assert "NotImplementedError" in cells["ex1_2_sigmoid"].source
+    # The given module and the data ship beside the notebook; the graders stay in the instructor's course.
+    assert (release.parent / "temperature_data.py").is_file() and (
+        release.parent / "data" / "temperature.csv"
+    ).is_file()
+    assert not list(release.parent.rglob("test_*.py"))
+    # The course autograde grades with sits beside nbgrader_config.py, which points the kernel at it.
+    grading = autograded["course_root"] / "grading"
+    assert (grading / "course.yml").is_file() and (grading / "graders" / "test_activations.py").is_file()
+    config = (autograded["course_root"] / "nbgrader_config.py").read_text(encoding="utf-8")
+    assert (
+        'os.environ["COURSEKIT_COURSE"] = os.path.join(os.path.dirname(os.path.abspath(__file__)), "grading")' in config
+    )
 
 
 @pytest.mark.slow
-def test_autograde_gives_the_solutions_full_marks(autograded: dict[str, Any]) -> None:
-    solved = autograded[SOLVED]
-    assert solved["max_score"] == ASSIGNMENT.points
-    assert solved["score"] == ASSIGNMENT.points, solved["cells"]
+def test_the_course_holds_at_least_twelve_realistic_bugs_across_the_exercises(autograded: dict[str, Any]) -> None:
+    assert len(autograded["catches"]) >= 12
+    assert len(autograded["pasted"]) >= 8  # solution cells with a pasted bug
 
 
 @pytest.mark.slow
-def test_autograde_gives_the_unmodified_release_zero(autograded: dict[str, Any]) -> None:
-    untouched = autograded[UNTOUCHED]
-    assert untouched["max_score"] == ASSIGNMENT.points
-    assert untouched["score"] == 0, untouched["cells"]
+def test_autograde_gives_every_exercise_of_every_notebook_coursekits_points(autograded: dict[str, Any]) -> None:
+    """Stock nbgrader autograde and `coursekit grade` agree per exercise, for bugs, unusual styles and tampering."""
+    nbgrader, coursekit = autograded["nbgrader"], autograded["coursekit"]
+    assert set(nbgrader) == set(coursekit)
+    for student in nbgrader:
+        assert nbgrader[student] == pytest.approx(coursekit[student], abs=1e-6), student
+
+
+@pytest.mark.slow
+def test_the_solutions_and_the_correct_styles_get_full_marks_and_the_release_zero(autograded: dict[str, Any]) -> None:
+    nbgrader = autograded["nbgrader"]
+    for student in (SOLVED, NOISY, *correct_styles()):
+        assert _total(nbgrader[student]) == ASSIGNMENT.points, (student, nbgrader[student])
+    assert _total(nbgrader[UNTOUCHED]) == 0 and _total(nbgrader[TAMPERED]) == 0
+    for student, points in nbgrader.items():
+        if student.startswith("mutant-"):
+            assert _total(points) < ASSIGNMENT.points, student
 
 
 @pytest.mark.slow
 def test_autograde_restores_edited_and_deleted_test_cells(autograded: dict[str, Any]) -> None:
-    tampered = autograded[TAMPERED]
-    assert tampered["score"] == 0, tampered["cells"]
-    assert set(tampered["cells"]) == {grade_cell_id(exercise) for exercise in EXERCISES}
+    assert set(autograded["nbgrader"][TAMPERED]) == {grade_cell_id(exercise) for exercise in EXERCISES}
     autograded_notebook = autograded["course_root"] / "autograded" / TAMPERED / ASSIGNMENT.id / f"{ASSIGNMENT.id}.ipynb"
     cells = _cells_by_id(nbformat.read(autograded_notebook, as_version=4))
     assert BEGIN_HIDDEN_TESTS in cells["test_1_3_relu"].source  # added back, hidden tests included
@@ -335,24 +526,23 @@ def test_autograde_restores_edited_and_deleted_test_cells(autograded: dict[str, 
 
 
 @pytest.mark.slow
-def test_warnings_and_stderr_from_student_code_cost_no_points(autograded: dict[str, Any]) -> None:
-    noisy = autograded[NOISY]
-    assert noisy["score"] == ASSIGNMENT.points, noisy["cells"]
+def test_validate_fails_exactly_where_the_public_tests_fail(autograded: dict[str, Any]) -> None:
+    validate_fails = autograded["validate_fails"]
+    expected = {**autograded["catches"], SOLVED: False, UNTOUCHED: True, **dict.fromkeys(correct_styles(), False)}
+    assert validate_fails == expected
+    assert any(expected.values()) and not all(expected.values())
 
 
 @pytest.mark.slow
-def test_coursekit_grade_gives_the_handed_back_notebooks_nbgraders_points(
-    autograded: dict[str, Any], tmp_path: Path
-) -> None:
-    """The same four notebooks, graded by stock nbgrader and by `coursekit grade`, get the same totals."""
-    from coursekit.grade.engine import grade_class
+def test_coursekit_grade_in_nbgraders_gradebook_shows_in_nbgrader_export(autograded: dict[str, Any]) -> None:
+    """The safe path: `coursekit export-nbgrader` writes coursekit's points into a gradebook that only
+    generate_assignment touched; stock `nbgrader export` then reports coursekit's totals."""
+    from coursekit.export.nbgrader import write_gradebook
 
-    submissions = tmp_path / "submissions"
-    submissions.mkdir()
-    for student in (SOLVED, UNTOUCHED, TAMPERED, NOISY):
-        notebook = autograded["course_root"] / "submitted" / student / ASSIGNMENT.id / f"{ASSIGNMENT.id}.ipynb"
-        shutil.copy2(notebook, submissions / f"{student}.ipynb")
-    report = grade_class(course_dir=REPO, submissions_dir=submissions, out_dir=tmp_path / "out", jobs=2)
-    coursekit_totals = {result.student_id: result.score for result in report.results}
-    nbgrader_totals = {student: autograded[student]["score"] for student in (SOLVED, UNTOUCHED, TAMPERED, NOISY)}
-    assert coursekit_totals == pytest.approx(nbgrader_totals)
+    fresh = autograded["fresh_root"]
+    report = write_gradebook(out_dir=autograded["out"], course_root=fresh, course=COURSE)
+    assert sorted(report.written) == sorted(autograded["coursekit"]) and report.not_graded == []
+    run_nbgrader("export", course_root=fresh, env=autograded["env"])
+    with (fresh / "grades.csv").open(encoding="utf-8", newline="") as file:
+        exported = {row["student_id"]: float(row["score"]) for row in csv.DictReader(file)}
+    assert exported == pytest.approx({student: _total(p) for student, p in autograded["coursekit"].items()})
