@@ -274,7 +274,7 @@ class _PublicTests:
             self.files[path.name] = self._read(path)
         self.fixtures: dict[str, _Fixture] = {}
         self.conftest: list[_Statement] = []
-        conftest = self.course_dir / "exercises" / "conftest.py"
+        conftest = self.tests_dir / "conftest.py"
         if conftest.is_file():
             self.conftest, _ = self._read(conftest, fixtures=self.fixtures)
 
@@ -307,7 +307,9 @@ class _PublicTests:
             decorators = [d for d in getattr(node, "decorator_list", []) if _is_pytest_call(d, "fixture")]
             if decorators and isinstance(node, ast.FunctionDef):
                 if fixtures is None:
-                    raise NotebookBuildError(f"{shown}, line {node.lineno}: fixtures belong in exercises/conftest.py")
+                    raise NotebookBuildError(
+                        f"{shown}, line {node.lineno}: fixtures belong in exercises/tests/conftest.py"
+                    )
                 if node.args.args or any(isinstance(n, ast.Yield | ast.YieldFrom) for n in ast.walk(node)):
                     raise NotebookBuildError(
                         f"{shown}, line {node.lineno}: fixture {node.name} takes fixtures or yields; "
@@ -352,7 +354,7 @@ class _PublicTests:
             for argument in node.args.args:
                 if argument.arg not in self.fixtures:
                     raise NotebookBuildError(
-                        f"exercises/tests: {node.name} takes {argument.arg}, which is no fixture of exercises/conftest.py"
+                        f"exercises/tests: {node.name} takes {argument.arg}, which is no fixture of exercises/tests/conftest.py"
                     )
                 if self.fixtures[argument.arg] not in fixtures:
                     fixtures.append(self.fixtures[argument.arg])
@@ -383,7 +385,7 @@ class _PublicTests:
             for _, node, _ in tests
         )
         runner = (
-            "# Each test as pytest runs it (exercises/conftest.py's fixtures first); the first failure is raised.\n"
+            "# Each test as pytest runs it (exercises/tests/conftest.py's fixtures first); the first failure is raised.\n"
             f"failures: list[tuple[str, Exception]] = []\nfor name, run in [\n{calls}]:\n"
             "    try:\n"
             "        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):\n"
