@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 
 from coursekit.author.notebook import build_notebook, exercise_points, notebook_name, notebook_text
 from coursekit.author.stubs import BEGIN_FENCE, END_FENCE, build_exercises
-from coursekit.config import Course, load_course
+from coursekit.config import Course, kit_pyproject, load_course
 from coursekit.errors import CoursekitError
 
 # The packages a student installs: what the stubs, the public tests and the plot need.
@@ -161,7 +161,7 @@ def collect_student_files(*, course_dir: Path, course: Course) -> dict[str, byte
             raise ReleaseError(f"{path} is missing: course.yml's data lists it")
         files[data] = path.read_bytes()
     files["README.md"] = student_readme(course=course, course_dir=course_dir).encode("utf-8")
-    files["requirements.txt"] = student_requirements(pyproject=course_dir / "pyproject.toml").encode("utf-8")
+    files["requirements.txt"] = student_requirements(pyproject=kit_pyproject()).encode("utf-8")
     return dict(sorted(files.items()))
 
 
