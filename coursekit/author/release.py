@@ -121,7 +121,7 @@ pytest
 
 `pytest` runs the public tests in `tests/` against your files; run one exercise's tests with, e.g.,
 `pytest -k {example}`. Every test fails until you implement its exercise. The graders run more checks than
-the public tests (other inputs, gradients, a validation-loss threshold), so passing them is necessary,
+the public tests (on other inputs, and more of each exercise), so passing them is necessary,
 not sufficient. The tests need no GPU and no internet.
 
 ## What to hand in

@@ -24,10 +24,10 @@ def test_1_1_model_is_differentiable_in_w_and_b() -> None:
 def test_1_2_loss_fn_is_the_mean_squared_error() -> None:
     t_p = torch.tensor([1.0, 2.0, 3.0, 4.0])
     t_c = torch.tensor([1.0, 0.0, 3.0, 0.0])
-    loss = loss_fn(t_p, t_c)
-    assert isinstance(loss, torch.Tensor), f"loss_fn should return a torch.Tensor, got {type(loss).__name__}"
-    assert loss.dim() == 0, f"loss_fn should return one number (a 0-d tensor), got shape {list(loss.shape)}"
-    torch.testing.assert_close(loss, torch.tensor(5.0), msg="mean((t_p - t_c) ** 2) of [0, 4, 0, 16] is 5")
+    mse = loss_fn(t_p, t_c)
+    assert isinstance(mse, torch.Tensor), f"loss_fn should return a torch.Tensor, got {type(mse).__name__}"
+    assert mse.dim() == 0, f"loss_fn should return one number (a 0-d tensor), got shape {list(mse.shape)}"
+    torch.testing.assert_close(mse, torch.tensor(5.0), msg="mean((t_p - t_c) ** 2) of [0, 4, 0, 16] is 5")
 
 
 def test_1_2_loss_fn_on_the_book_readings(readings: tuple[torch.Tensor, torch.Tensor]) -> None:
