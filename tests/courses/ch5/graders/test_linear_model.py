@@ -62,7 +62,10 @@ def _reference(function: str, args: list[Tensor], differentiate: list[bool]) -> 
 
 
 def _describe(got: Tensor) -> str:
-    return f"shape {list(got.shape)}, dtype {got.dtype}"
+    """What came back, for a hint: one number by its value, a tensor by its shape and dtype."""
+    if got.numel() == 1:
+        return f"{got.item():.6g} (shape {list(got.shape)}, {got.dtype})"
+    return f"shape {list(got.shape)}, {got.dtype}"
 
 
 # --- 1.1 model ---------------------------------------------------------------------------------------------
@@ -92,7 +95,7 @@ def test_model_value(student: Student, dtype: torch.dtype) -> None:
 
 
 @pytest.mark.points(4, exercise="1.1")
-@pytest.mark.parametrize("shape", [pytest.param((4, 3), id="[4, 3]"), pytest.param((), id="0-d")])
+@pytest.mark.parametrize("shape", [pytest.param((4, 3), id="4x3"), pytest.param((), id="0-d")])
 def test_model_any_shape(student: Student, shape: tuple[int, ...]) -> None:
     """model works elementwise on readings of any shape"""
     t_u, w, b = _randn(*shape, scale=5.0), _randn(), _randn()
@@ -157,7 +160,7 @@ def test_loss_value(student: Student, dtype: torch.dtype) -> None:
 
 
 @pytest.mark.points(4, exercise="1.2")
-@pytest.mark.parametrize("shape", [pytest.param((4, 3), id="[4, 3]"), pytest.param((200,), id="[200]")])
+@pytest.mark.parametrize("shape", [pytest.param((4, 3), id="4x3"), pytest.param((200,), id="200")])
 def test_loss_averages_every_element(student: Student, shape: tuple[int, ...]) -> None:
     """loss_fn averages over every element, whatever the shape and the number of measurements"""
     t_p, t_c = _randn(*shape, scale=10.0), _randn(*shape, scale=10.0)
