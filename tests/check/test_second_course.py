@@ -97,13 +97,13 @@ def test_check_fails_when_a_mutant_is_not_caught(course_dir: Path, tmp_path: Pat
             "file": "linear_model.py",
             "bug": "no bug at all: a variable renamed",
             "replace": "squared_diffs = (t_p - t_c) ** 2\n",
-            "with": "diffs_squared = (t_p - t_c) ** 2\n        squared_diffs = diffs_squared\n",
+            "with": "diffs_squared = (t_p - t_c) ** 2\n    squared_diffs = diffs_squared\n",
         }
     ]
     (broken / "graders" / "mutants" / "linear.yml").write_text(yaml.safe_dump(harmless), encoding="utf-8")
     result = coursekit(broken, "check", "--jobs", "2")
     assert result.returncode == 1, result.stdout + result.stderr
-    (row,) = [line for line in result.stdout.splitlines() if "renamed-variable" in line]
+    row = next(line for line in result.stdout.splitlines() if line.startswith("│ renamed-variable"))
     assert "40/40" in row and "✓" not in row
 
 
@@ -187,7 +187,7 @@ def graded(course_dir: Path, release: Path, tmp_path_factory: pytest.TempPathFac
     handins = {
         "correct": correct,
         "summed": _with_bug(correct, "linear_model.py", "squared_diffs.mean()", "squared_diffs.sum()"),
-        "accumulated": _with_bug(correct, "gradient_descent.py", "params.grad.zero_()", "pass"),
+        "accumulated": _with_bug(correct, "gradient_descent.py", "params.grad.zero_()\n", "pass\n"),
         "stubs": {name: (release / "student" / name).read_text() for name in correct},
     }
     for student, sources in handins.items():
