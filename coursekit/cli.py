@@ -46,7 +46,7 @@ class _Commands(typer.core.TyperGroup):
 
 app = typer.Typer(
     cls=_Commands,
-    help="An autograded course kit for Chapter 6 of Deep Learning with PyTorch.",
+    help="An autograded course kit for Deep Learning with PyTorch: the course is course.yml and its folders.",
     no_args_is_help=True,
 )
 

@@ -276,6 +276,19 @@ def parse_course(text: str, *, source: str = "course.yml") -> Course:
         raise CourseConfigError("\n".join(lines)) from None
 
 
+class KitSourceError(CoursekitError, FileNotFoundError):
+    """The kit runs without its source's pyproject.toml beside its package (an installed wheel)."""
+
+
+def kit_pyproject() -> Path:
+    """The kit's own pyproject.toml, beside its package: the pins the student release and the Gradescope autograder
+    install (the graders run that environment, wherever the course folder lies), and what pip builds the kit from."""
+    path = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    if not path.is_file():
+        raise KitSourceError(f"{path} is missing: the release and the autograder need the kit's source, not a wheel")
+    return path
+
+
 def load_course(path: Path) -> Course:
     """Read and validate a course.yml."""
     try:

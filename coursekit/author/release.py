@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 from coursekit.author.notebook import build_notebook, exercise_points, notebook_name, notebook_text
 from coursekit.author.stubs import BEGIN_FENCE, END_FENCE, build_exercises
 from coursekit.author.student_folder import GENERATED_FILES, HANDIN_SCRIPT, HANDIN_ZIP, generated_files, marker_name
-from coursekit.config import Course, load_course
+from coursekit.config import Course, kit_pyproject, load_course
 from coursekit.errors import CoursekitError
 
 # The packages a student installs: what the stubs, the public tests and the plot need.
@@ -147,7 +147,7 @@ libraries. On macOS and Windows, PyPI's torch is used as it is.
 exercise, its public checks passed and the points at stake, then `K/{len(exercises)} exercises pass their public
 checks`. `pytest -m {marker_name(example.id)}` runs exercise {example.id}'s tests alone (the markers are in the
 table below). Every test fails until you implement its exercise. The graders run more checks than the public
-tests (other inputs, gradients, a validation-loss threshold), so passing them is necessary, not sufficient. The
+tests (on other inputs, and more of each exercise), so passing them is necessary, not sufficient. The
 tests need no GPU and no internet.
 {try_section}
 ## What to hand in
@@ -207,7 +207,7 @@ def collect_student_files(*, course_dir: Path, course: Course) -> dict[str, byte
     for name, text in generated_files(course, points=points).items():
         files[name] = text.encode("utf-8")
     files["README.md"] = student_readme(course=course, course_dir=course_dir).encode("utf-8")
-    files["requirements.txt"] = student_requirements(pyproject=course_dir / "pyproject.toml").encode("utf-8")
+    files["requirements.txt"] = student_requirements(pyproject=kit_pyproject()).encode("utf-8")
     return dict(sorted(files.items()))
 
 

@@ -31,7 +31,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from coursekit.config import Limits, load_course
+from coursekit.config import Limits, kit_pyproject, load_course
 from coursekit.errors import CoursekitError
 from coursekit.grade.engine import grade_class
 from coursekit.grade.late import days_late
@@ -76,9 +76,10 @@ export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 exec "$python" -m coursekit gradescope-run --root "$root" --course-dir "$root/source"
 """
 # What the autograder needs from the course repository beyond what course.yml names (the given modules, the data)
-# and the graders; nothing from solutions/. README.md travels when there is one.
-COURSE_FILES = ("course.yml", "pyproject.toml")
-OPTIONAL_COURSE_FILES = ("README.md",)
+# and the graders; nothing from solutions/.
+COURSE_FILES = ("course.yml",)
+# What pip builds the kit from, beside its package (pyproject.toml names README.md as the kit's readme).
+KIT_FILES = ("pyproject.toml", "README.md")
 COURSE_DIRS = ("graders",)
 # Pieces of the solutions, for `coursekit check`: never in the autograder.
 MUTANTS_DIR = "graders/mutants"
@@ -153,7 +154,7 @@ def build_autograder_zip(*, course_dir: Path, dest: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        _add(archive, "setup.sh", setup_sh(pyproject=course_dir / "pyproject.toml").encode(), executable=True)
+        _add(archive, "setup.sh", setup_sh(pyproject=kit_pyproject()).encode(), executable=True)
         _add(archive, "run_autograder", RUN_AUTOGRADER.encode(), executable=True)
         for relative, file in sorted(autograder_files(course_dir=course_dir).items()):
             _add(archive, relative, file.read_bytes())
@@ -170,13 +171,14 @@ def autograder_files(*, course_dir: Path) -> dict[str, Path]:
     given modules and data, and graders/ without the mutants."""
     course = load_course(course_dir / "course.yml")
     files = {name: course_dir / name for name in COURSE_FILES}
-    files |= {name: course_dir / name for name in OPTIONAL_COURSE_FILES if (course_dir / name).is_file()}
     files |= {name: course_dir / name for name in [*course.given, *course.data]}
     for folder in COURSE_DIRS:
         files |= {path.relative_to(course_dir).as_posix(): path for path in _tree(course_dir / folder)}
-    # The kit as it runs here: a course outside the kit's repository carries it all the same.
+    # The kit as it runs here, and the files pip builds it from: a course outside the kit's repository carries them
+    # all the same.
     package = package_dir()
     files |= {f"coursekit/{path.relative_to(package).as_posix()}": path for path in _tree(package)}
+    files |= {name: kit_pyproject().parent / name for name in KIT_FILES}
     return {name: path for name, path in files.items() if not name.startswith(f"{MUTANTS_DIR}/")}
 
 

@@ -175,7 +175,7 @@ def _hardest_first(items: list[Item]) -> list[Item]:
 
 
 # Clause boundaries inside a hint: after ':' or ';', and after a sentence's '.', '!' or '?' (a '.' inside a name
-# such as model.forward() is followed by no space).
+# such as net.forward() is followed by no space).
 _CLAUSES = re.compile(r"(?<=[:;.!?])\s+")
 # What varies between students while the mistake stays the same: numbers, quoted values, tensors' reprs.
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?!\w)")

@@ -115,6 +115,10 @@ class WorkerError(CoursekitError, RuntimeError):
     """The pool itself failed (not the student's code): a worker would not start or answered nonsense."""
 
 
+class MissingProbesFile(CoursekitError, FileNotFoundError):
+    """The course's probes file (course.yml's chapter.probes) is not there: no worker could answer its probes."""
+
+
 def function_name(probe: str, arguments: dict[str, Any]) -> str:
     """The student's function a request runs: `function="ops.square"` -> 'square', else the one the probe was
     registered with (coursekit.sandbox.probes.probe), else the probe's name."""
@@ -355,7 +359,9 @@ class WorkerPool:
         if slots < 1:
             raise ValueError(f"slots must be at least 1, got {slots}")
         if probes_file is not None and not Path(probes_file).is_file():
-            raise ValueError(f"the course's probes file {probes_file} is not a file")
+            raise MissingProbesFile(
+                f"the course's probes file {probes_file} (course.yml's chapter.probes) is not a file"
+            )
         self.limits = limits
         # The course's probes (course.yml's chapter.probes): the one course file the workers read, loaded at their
         # start-up; None: the kit's own probes only.

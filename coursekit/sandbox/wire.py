@@ -43,7 +43,7 @@ MAGIC = b"CKW"
 # inputs a grader may send, while a decoded value costs at most about as much memory again as its message.
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 # The bundled course's largest header is a training run's record, 14 KB for 400 forward calls; a loop that runs
-# the model once per sample makes 8,000 (128 KB). Parsing JSON costs up to 30 bytes of memory per header byte.
+# the network once per sample makes 8,000 (128 KB). Parsing JSON costs up to 30 bytes of memory per header byte.
 MAX_HEADER_BYTES = 512 * 1024
 # Values in one message: the bundled course's largest answer (200 epochs of history and forward calls) holds
 # 1,600; the per-sample loop above 24,400.

@@ -20,6 +20,7 @@ import torch
 import yaml
 from repo_paths import REPO
 
+from coursekit.author.release import collect_student_files
 from coursekit.config import load_course
 from coursekit.grade.plugin import Verdict
 from coursekit.sandbox.student import StudentError
@@ -472,11 +473,11 @@ def test_correct_rewrites_get_full_marks(pytester: pytest.Pytester, tmp_path: Pa
 
 
 def public_suite_outcomes(pytester: pytest.Pytester, tmp_path: Path, training: str) -> pytest.RunResult:
-    """exercises/tests/test_training.py run as a student runs it, in a copy of exercises/ with this training.py."""
+    """tests/test_training.py run as a student runs it, in the released student folder with this training.py."""
     folder = tmp_path / "student"
-    shutil.copytree(REPO / "exercises", folder, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
-    (folder / "data").mkdir()
-    shutil.copy(REPO / "data" / "temperature.csv", folder / "data" / "temperature.csv")
+    for name, content in collect_student_files(course_dir=REPO, course=COURSE).items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(content)
     (folder / "training.py").write_text(training, encoding="utf-8")
     writes_bytecode = sys.dont_write_bytecode
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,8 @@ import torch
 from repo_paths import HOSTILE_HANDINS, REPO
 
 from coursekit.config import Limits
-from coursekit.sandbox.pool import WorkerPool, function_name
+from coursekit.errors import CoursekitError
+from coursekit.sandbox.pool import MissingProbesFile, WorkerPool, function_name
 from coursekit.sandbox.probes import load_course_probes
 from coursekit.sandbox.student import InProcessStudent, StudentCrash, StudentTimeout
 
@@ -29,6 +31,15 @@ def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerPool]:
         limits=LIMITS, scratch_dir=tmp_path_factory.mktemp("scratch"), slots=1, probes_file=PROBES_FILE
     ) as pool:
         yield pool
+
+
+def test_a_missing_probes_file_is_the_courses_error_naming_it(tmp_path: Path) -> None:
+    missing = tmp_path / "graders" / "probes.py"
+    with pytest.raises(MissingProbesFile, match=rf"probes file {re.escape(str(missing))} .*chapter\.probes") as raised:
+        WorkerPool(limits=LIMITS, scratch_dir=tmp_path / "scratch", slots=1, probes_file=missing)
+    # The CLI reports a CoursekitError in one line instead of a traceback.
+    assert isinstance(raised.value, CoursekitError)
+    assert not (tmp_path / "scratch").exists()  # refused before anything was made
 
 
 @pytest.fixture(scope="module")
