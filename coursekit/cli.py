@@ -387,6 +387,16 @@ def export_command(
             f"wrote {terminal_text(path)}: upload it as the assignment's autograder on Gradescope", highlight=False
         )
         return
+    from coursekit.grade.engine import out_of_date_results
+
+    stale = out_of_date_results(out, course_dir=course_dir)
+    if stale:
+        changed = sorted({change for changes in stale.values() for change in changes})
+        errors.print(
+            f"[bold yellow]warning:[/] {len(stale)} results were graded with another {' and '.join(changed)} "
+            f"than the course's now: `coursekit grade` again regrades them",
+            highlight=False,
+        )
     report = export_grades(
         out_dir=out,
         to=to,

@@ -461,6 +461,23 @@ def grade_class(
     )
 
 
+def out_of_date_results(out_dir: Path, *, course_dir: Path) -> dict[str, list[str]]:
+    """The results under OUT graded with another course.yml, other graders or another kit version than the course
+    holds now: student id -> what changed. Results without a fingerprint are not judged."""
+    course_dir = course_dir.resolve()
+    shared = course_fingerprint(course_dir, load_course(course_dir / "course.yml"))
+    stale: dict[str, list[str]] = {}
+    for student_id in graded_students(out_dir):
+        result = read_student_result(out_dir, student_id)
+        if result is None or result.fingerprint is None:
+            continue
+        now = shared.with_handin(result.fingerprint.handin)
+        changed = now.changes_from(result.fingerprint)
+        if changed:
+            stale[student_id] = changed
+    return stale
+
+
 class CanaryFailed(CourseMistake):
     """The reference solutions did not get full marks: the course is broken, not the class."""
 

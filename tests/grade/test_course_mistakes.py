@@ -205,6 +205,10 @@ def test_a_changed_handin_is_regraded_on_a_plain_rerun_and_an_unchanged_one_is_n
     out = tmp_path / "out"
     first = grade(REPO, class_folder, out)
     assert first.returncode == 0, first.stderr
+    # A CI log: a progress line per hand-in, and no line cut at 80 columns.
+    assert re.search(r"^grading 2/2 (alice|bob) \(\d+ s\)$", first.stdout, re.MULTILINE), first.stdout
+    assert f"grades in {out / 'grades.csv'}" in first.stdout
+    assert re.search(r"│ bob +│ zero score +│ 0 of 100 points +│", first.stdout), first.stdout
     alice_before = (out / "results" / "alice.json").stat().st_mtime_ns
     bob_before = json.loads((out / "results" / "bob.json").read_text())["score"]
     assert bob_before == 0
@@ -219,3 +223,62 @@ def test_a_changed_handin_is_regraded_on_a_plain_rerun_and_an_unchanged_one_is_n
     one = grade(REPO, class_folder, out, "--student", "bob")
     assert one.returncode == 0, one.stderr
     assert "bob: 30/100 (was 30/100) (unchanged since it was graded; --force regrades)" in one.stdout
+
+
+# --- fingerprints, without grading ----------------------------------------------------------------------------
+
+
+def test_a_fingerprint_follows_what_grading_reads_and_nothing_else(tmp_path: Path) -> None:
+    from coursekit.config import load_course
+    from coursekit.grade.fingerprint import course_fingerprint, handin_fingerprint
+
+    course_dir = course_copy(tmp_path)
+    course = load_course(course_dir / "course.yml")
+    before = course_fingerprint(course_dir, course)
+    (course_dir / "graders" / "__pycache__").mkdir()
+    (course_dir / "graders" / "__pycache__" / "test_model.cpython-311.pyc").write_bytes(b"cache")
+    (course_dir / "graders" / "mutants" / "model.yml").write_text("[]\n", encoding="utf-8")
+    assert course_fingerprint(course_dir, course) == before
+    with (course_dir / "graders" / "probes.py").open("a", encoding="utf-8") as file:
+        file.write("\n# a comment\n")
+    after = course_fingerprint(course_dir, course)
+    assert after.graders != before.graders and (after.course, after.kit) == (before.course, before.kit)
+    with (course_dir / "data" / "temperature.csv").open("a", encoding="utf-8") as file:
+        file.write("\n")
+    assert course_fingerprint(course_dir, course).graders != after.graders
+
+    handin = submissions(tmp_path, alice="solutions") / "alice"
+    first = handin_fingerprint(handin)
+    (handin / "notes.txt").symlink_to("/dev/zero")  # never followed
+    linked = handin_fingerprint(handin)
+    assert linked != first
+    (handin / "notes.txt").unlink()
+    assert handin_fingerprint(handin) == first
+    (handin / "model.py").write_text((handin / "model.py").read_text() + "\n", encoding="utf-8")
+    assert handin_fingerprint(handin) != first
+
+
+def test_results_graded_with_other_graders_are_out_of_date(tmp_path: Path) -> None:
+    import dataclasses
+
+    from coursekit.config import load_course
+    from coursekit.grade.engine import out_of_date_results
+    from coursekit.grade.fingerprint import course_fingerprint
+    from coursekit.grade.results import StudentResult, read_student_result, write_student_result
+
+    course_dir = course_copy(tmp_path)
+    course = load_course(course_dir / "course.yml")
+    now = course_fingerprint(course_dir, course).with_handin("0" * 64)
+    out = tmp_path / "out"
+    for student, fingerprint in (
+        ("current", now),
+        ("older_graders", dataclasses.replace(now, graders="1" * 64)),
+        ("older_kit", dataclasses.replace(now, kit="2" * 64)),
+        ("unknown", None),
+    ):
+        write_student_result(StudentResult(student, (), fingerprint=fingerprint), course=course, out_dir=out)
+    assert read_student_result(out, "current").fingerprint == now  # type: ignore[union-attr]
+    assert out_of_date_results(out, course_dir=course_dir) == {
+        "older_graders": ["graders"],
+        "older_kit": ["kit version"],
+    }
