@@ -138,7 +138,6 @@ def release_command(
     from coursekit.author.release import build_release
     from coursekit.grade.preflight import verify_course
 
-    _step("checking the course (graders' points, thresholds)")
     verify_course(course_dir)
     report = build_release(course_dir=course_dir, out_dir=out)
     table = Table(title="release")
@@ -311,7 +310,7 @@ def _render_class_summary(report: object, *, course_dir: Path) -> None:
         for changes in report.regraded.values():
             for change in changes:
                 reasons[change] = reasons.get(change, 0) + 1
-        why = ", ".join(f"{change} changed: {count}" for change, count in reasons.items())
+        why = ", ".join(f"{change}: {count}" for change, count in reasons.items())
         console.print(
             f"regraded {len(report.regraded)} hand-ins whose results were out of date ({why})", highlight=False
         )
@@ -377,7 +376,6 @@ def export_command(
     from coursekit.grade.preflight import verify_course
 
     course = load_course(course_dir / "course.yml")
-    _step("checking the course (graders' points, thresholds)")
     verify_course(course_dir, course)
     if to == "gradescope":
         from coursekit.export.gradescope import build_autograder_zip
@@ -393,8 +391,8 @@ def export_command(
     if stale:
         changed = sorted({change for changes in stale.values() for change in changes})
         errors.print(
-            f"[bold yellow]warning:[/] {len(stale)} results were graded with another {' and '.join(changed)} "
-            f"than the course's now: `coursekit grade` again regrades them",
+            f"[bold yellow]warning:[/] {len(stale)} results are out of date ({', '.join(changed)} since they were "
+            "graded): `coursekit grade` again regrades them",
             highlight=False,
         )
     report = export_grades(

@@ -283,6 +283,8 @@ def grade_handin(
     finally:
         for session in sessions.values():
             session.close()
+    if plugin.pool_failure is not None:
+        raise HandinNotGraded(f"the sandbox failed while grading it: {plugin.pool_failure}")
     broken = [verdict for verdict in plugin.verdicts if verdict.grader_error]
     if broken and not keep_going:
         first = broken[0]
@@ -480,6 +482,10 @@ def out_of_date_results(out_dir: Path, *, course_dir: Path) -> dict[str, list[st
 
 class CanaryFailed(CourseMistake):
     """The reference solutions did not get full marks: the course is broken, not the class."""
+
+
+# How a part's timeout reads (coursekit.sandbox.pool): "softplus did not return within 60 s".
+TIMEOUT_MESSAGE = "did not return within"
 
 
 def canary_problems(result: StudentResult, course: Course) -> list[str]:
@@ -734,6 +740,8 @@ class _GradingProcesses:
                         problems = canary_problems(result, self.course)
                         if problems:
                             shown = problems[:10] + ([f"and {len(problems) - 10} more"] if len(problems) > 10 else [])
+                            if any(TIMEOUT_MESSAGE in problem for problem in problems):
+                                shown.append("(a timeout here means the time limit is too tight for this machine)")
                             raise CanaryFailed(
                                 "the reference solutions do not get full marks, so the course is broken, not the "
                                 "class; nothing was graded:\n" + "\n".join(shown)

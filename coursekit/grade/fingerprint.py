@@ -45,11 +45,12 @@ class Fingerprint:
         return cls(**{name: data[name] for name in fields})
 
     def changes_from(self, earlier: Fingerprint | None) -> list[str]:
-        """What differs from `earlier`, by name ("course.yml", "graders", "kit version", "hand-in")."""
+        """What differs from `earlier`: "course.yml changed", "graders changed", "kit version changed", "hand-in
+        changed", or "no fingerprint" for a result written without one."""
         if earlier is None:
             return ["no fingerprint"]
         names = {"course": "course.yml", "graders": "graders", "kit": "kit version", "handin": "hand-in"}
-        return [label for field, label in names.items() if getattr(self, field) != getattr(earlier, field)]
+        return [f"{name} changed" for field, name in names.items() if getattr(self, field) != getattr(earlier, field)]
 
 
 @dataclasses.dataclass(frozen=True)

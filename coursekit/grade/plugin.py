@@ -24,6 +24,7 @@ import pytest
 from coursekit.config import Course, load_course
 from coursekit.escaping import MAX_MESSAGE_CHARS, cut
 from coursekit.grade.source_check import HandinSource
+from coursekit.sandbox.pool import WorkerError
 from coursekit.sandbox.student import InProcessStudent, Student, StudentError
 
 MARKERS = (
@@ -83,6 +84,9 @@ class GradingPlugin:
         # part of the grader that attached each.
         self.attachments: dict[str, Any] = {}
         self.attached_by: dict[str, str] = {}
+        # The sandbox pool itself failed during a check (a worker that would not start): neither the course's
+        # mistake nor the student's, the hand-in is not graded.
+        self.pool_failure: str | None = None
 
     def part_of(self, item: pytest.Item) -> tuple[str, str, float]:
         marker = closest_marker(item, "points")
@@ -138,6 +142,8 @@ class GradingPlugin:
             message, grader_error, grader_exception = "", False, ""
             if report.failed and call.excinfo is not None:
                 message, grader_error = student_message(call.excinfo.value)
+                if grader_error and isinstance(call.excinfo.value, WorkerError):
+                    self.pool_failure = str(call.excinfo.value)
                 if grader_error:
                     grader_exception = cut(where_raised(call.excinfo, Path(item.config.rootpath)), MAX_MESSAGE_CHARS)
             elif report.skipped:

@@ -279,6 +279,6 @@ def test_results_graded_with_other_graders_are_out_of_date(tmp_path: Path) -> No
         write_student_result(StudentResult(student, (), fingerprint=fingerprint), course=course, out_dir=out)
     assert read_student_result(out, "current").fingerprint == now  # type: ignore[union-attr]
     assert out_of_date_results(out, course_dir=course_dir) == {
-        "older_graders": ["graders"],
-        "older_kit": ["kit version"],
+        "older_graders": ["graders changed"],
+        "older_kit": ["kit version changed"],
     }
