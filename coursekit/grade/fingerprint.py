@@ -72,13 +72,13 @@ def course_fingerprint(course_dir: Path, course: Course) -> CourseFingerprint:
     skipped = {graders / MUTANTS_FOLDER}
     if course.chapter.notebook_checks is not None:
         skipped.add(course_dir / course.chapter.notebook_checks)
-    files = [path for path in _files_below(graders) if not any(path.is_relative_to(s) for s in skipped)]
+    files = [path for path in files_below(graders) if not any(path.is_relative_to(s) for s in skipped)]
     chapter = course.chapter
     extra = [*course.given, *course.data, *(p for p in (chapter.probes, chapter.figure) if p is not None)]
     files += [course_dir / path for path in extra]
     return CourseFingerprint(
-        course=_digest_files([course_dir / "course.yml"], root=course_dir),
-        graders=_digest_files(sorted(set(files)), root=course_dir),
+        course=digest_files([course_dir / "course.yml"], root=course_dir),
+        graders=digest_files(sorted(set(files)), root=course_dir),
         kit=hashlib.sha256(coursekit.__version__.encode()).hexdigest(),
     )
 
@@ -87,11 +87,12 @@ def handin_fingerprint(source: Path) -> str:
     """A digest of a hand-in as it sits in the submissions folder: a file's bytes, or a folder's files and links
     (never followed) by relative path."""
     if source.is_file() and not source.is_symlink():
-        return _digest_files([source], root=source.parent)
-    return _digest_files(_files_below(source), root=source)
+        return digest_files([source], root=source.parent)
+    return digest_files(files_below(source), root=source)
 
 
-def _files_below(folder: Path) -> list[Path]:
+def files_below(folder: Path) -> list[Path]:
+    """Every file below `folder`, sorted, links not followed, caches left out."""
     found: list[Path] = []
     for parent, dirs, names in os.walk(folder, followlinks=False):
         dirs[:] = sorted(d for d in dirs if d not in _IGNORED_NAMES)
@@ -99,7 +100,8 @@ def _files_below(folder: Path) -> list[Path]:
     return found
 
 
-def _digest_files(paths: Iterable[Path], *, root: Path) -> str:
+def digest_files(paths: Iterable[Path], *, root: Path) -> str:
+    """sha256 over each file's path relative to `root` and its content (a link: its target's name, unread)."""
     digest = hashlib.sha256()
     for path in paths:
         digest.update(path.relative_to(root).as_posix().encode("utf-8", "surrogateescape") + b"\0")

@@ -25,7 +25,7 @@ import pytest
 
 from coursekit.config import Course, load_course, threshold_name_problems
 from coursekit.errors import CoursekitError
-from coursekit.grade.fingerprint import MUTANTS_FOLDER, _digest_files, _files_below
+from coursekit.grade.fingerprint import MUTANTS_FOLDER, digest_files, files_below
 
 # Plugins a grading run does not need; unraisableexception alone costs ~0.3 s a run in forced gc.collect().
 UNUSED_PYTEST_PLUGINS = (
@@ -91,7 +91,7 @@ def collect_graders(graders_dir: Path) -> GraderCollection:
     they keep their plain names (test_ops, ...) in sys.modules, so another course's graders would clash with these.
     """
     graders_dir = graders_dir.resolve()
-    return _collect_cached(graders_dir, _digest_files(_files_below(graders_dir), root=graders_dir))
+    return _collect_cached(graders_dir, digest_files(files_below(graders_dir), root=graders_dir))
 
 
 @functools.cache
@@ -113,7 +113,7 @@ def _shown(path: Path, graders_dir: Path) -> str:
 
 def _syntax_errors(graders_dir: Path) -> list[str]:
     errors = []
-    for path in _files_below(graders_dir):
+    for path in files_below(graders_dir):
         if path.suffix != ".py":
             continue
         try:
@@ -234,7 +234,7 @@ def thresholds_read(graders_dir: Path, *, skip: tuple[Path, ...] = ()) -> dict[s
     """The threshold names the graders' code reads, each with where: `<x>.thresholds["name"]` and
     `<x>.thresholds.get("name")`. A name computed at run time cannot be checked: it is reported as "?"."""
     read: dict[str, list[str]] = defaultdict(list)
-    for path in _files_below(graders_dir):
+    for path in files_below(graders_dir):
         if path.suffix != ".py" or any(path.is_relative_to(folder) for folder in skip):
             continue
         try:
