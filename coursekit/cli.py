@@ -12,6 +12,8 @@ import contextlib
 import os
 import statistics
 import tempfile
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -31,12 +33,54 @@ from coursekit.sandbox import Isolation
 # No :emoji: codes either: rich would replace them in students' text, and the kit's own text has none.
 console = Console(emoji=False)
 errors = Console(stderr=True, emoji=False)
+# Without a terminal (a CI log, a file) rich would cut every table at 80 columns; COLUMNS still wins.
+LOG_WIDTH = 200
+
+
+def _fit_to_log() -> None:
+    for output in (console, errors):
+        if not output.is_terminal and "COLUMNS" not in os.environ:
+            output.width = LOG_WIDTH
+
+
+@contextlib.contextmanager
+def _progress(label: str) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress callback (name, done, total): a bar in a terminal, a line per step in a log."""
+    if console.is_terminal:
+        columns = (
+            TextColumn(f"[bold]{label}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=console, transient=False) as progress:
+            task = progress.add_task("", total=None)
+            yield lambda name, done, total: progress.update(
+                task, completed=done, total=total, description=terminal_text(name)
+            )
+        return
+    started = time.perf_counter()
+
+    def line(name: str, done: int, total: int) -> None:
+        elapsed = time.perf_counter() - started
+        console.print(f"{label} {done}/{total} {terminal_text(name)} ({elapsed:.0f} s)", highlight=False)
+
+    yield line
+
+
+def _step(text: str) -> None:
+    """A long step starting, said on stderr (a log shows where the time goes)."""
+    errors.print(f"{text} ...", highlight=False)
 
 
 class _Commands(typer.core.TyperGroup):
     """The command group: reports a `CoursekitError` from any command in one place."""
 
     def invoke(self, ctx: Any) -> Any:
+        _fit_to_log()
         try:
             return super().invoke(ctx)
         except CoursekitError as error:
@@ -78,7 +122,8 @@ def check_command(
     """Prove the graders right: full marks for the solutions, zero for the stubs, each mutant caught in its part."""
     from coursekit.check.checker import check_course
 
-    report = check_course(course_dir=course_dir, jobs=jobs or None)
+    with _progress("check") as on_progress:
+        report = check_course(course_dir=course_dir, jobs=jobs or None, on_progress=on_progress, on_step=_step)
     report.render(console)
     if not report.ok:
         raise typer.Exit(1)
@@ -91,7 +136,9 @@ def release_command(
 ) -> None:
     """Build the student release (folder + zip for the LMS) and the nbgrader course."""
     from coursekit.author.release import build_release
+    from coursekit.grade.preflight import verify_course
 
+    verify_course(course_dir)
     report = build_release(course_dir=course_dir, out_dir=out)
     table = Table(title="release")
     table.add_column("what")
@@ -117,7 +164,15 @@ def grade_command(
     course_dir: CourseDir = Path("."),
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="hand-ins graded at once (default: all cores)")] = 0,
     student: Annotated[str | None, typer.Option("--student", help="grade only this student")] = None,
-    force: Annotated[bool, typer.Option("--force", help="regrade students already graded")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="regrade every student (a plain re-run regrades only what changed)")
+    ] = False,
+    keep_going: Annotated[
+        bool,
+        typer.Option(
+            "--keep-going", help="when a grader raises, mark that hand-in not graded and go on (default: stop)"
+        ),
+    ] = False,
     time_limit: Annotated[float | None, typer.Option("--time-limit", help="seconds per part (course.yml)")] = None,
     memory_limit: Annotated[int | None, typer.Option("--memory-limit", help="MB per part (course.yml)")] = None,
     isolation: Annotated[
@@ -130,21 +185,14 @@ def grade_command(
     ] = "auto",
 ) -> None:
     """Grade every hand-in in SUBMISSIONS into OUT: results/<id>.json, feedback/<id>.md, grades.csv."""
+    from coursekit.grade.results import read_student_result
     from coursekit.sandbox.bwrap import SandboxUnavailable
     from coursekit.sandbox.pool import WorkerPool, course_probes_file
 
     course = load_course(course_dir / "course.yml")
     updates = {"time_seconds": time_limit, "memory_mb": memory_limit}
     limits = course.limits.model_copy(update={k: v for k, v in updates.items() if v is not None})
-    columns = (
-        TextColumn("[bold]grading"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-    )
+    before = read_student_result(out, student) if student else None
     with contextlib.ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="coursekit-workers-")))
         try:
@@ -163,12 +211,8 @@ def grade_command(
         pool.start()
         from coursekit.grade.engine import grade_class
 
-        progress = stack.enter_context(Progress(*columns, console=console, transient=False))
-        task = progress.add_task("", total=None)
-
-        def on_progress(student_id: str, done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total, description=terminal_text(student_id))
-
+        _step("checking the course, then grading the reference solutions before the class")
+        on_progress = stack.enter_context(_progress("grading"))
         report = grade_class(
             course_dir=course_dir,
             submissions_dir=submissions,
@@ -178,14 +222,33 @@ def grade_command(
             limits=limits,
             on_progress=on_progress,
             pool=pool,
+            keep_going=keep_going,
         )
     if report.isolation_note:
         errors.print(f"[bold yellow]warning:[/] {terminal_text(report.isolation_note)}", highlight=False)
     _render_class_summary(report, course_dir=course_dir)
+    if student:
+        _render_student_score(report, student=student, before=before, course_dir=course_dir)
     from coursekit.report.page import write_report
 
     page = write_report(out_dir=out, course_dir=course_dir, submissions_dir=submissions)
     console.print(f"class report in {terminal_text(page)}", highlight=False)
+
+
+def _render_student_score(report: Any, *, student: str, before: Any, course_dir: Path) -> None:
+    """`--student ID`: that student's score now, and before when they had one."""
+    from coursekit.grade.results import NOT_GRADED
+
+    course = load_course(course_dir / "course.yml")
+    most = f"{course.assignment.points:g}"
+
+    def score(result: Any) -> str:
+        return NOT_GRADED if result.not_graded else f"{result.score:g}/{most}"
+
+    now = next(result for result in report.results if result.student_id == student)
+    was = f" (was {score(before)})" if before is not None else ""
+    kept = " (unchanged since it was graded; --force regrades)" if student in report.resumed else ""
+    console.print(f"{terminal_text(student)}: {score(now)}{was}{kept}", highlight=False)
 
 
 @app.command("report")
@@ -228,18 +291,33 @@ def _render_class_summary(report: object, *, course_dir: Path) -> None:
         f"{sum(1 for t in totals if t >= course.assignment.points - 1e-9)}/{len(totals)}",
     )
     console.print(table)
-    troubled = [r for r in results if r.problems or r.grader_errors]
-    if troubled:
-        problems = Table(title="hand-ins with problems")
+    from coursekit.report.analysis import problems as class_problems
+
+    found = class_problems(results, course=course)
+    if found:
+        problems = Table(title=f"hand-ins with problems: {len({p.student for p in found})}")
         problems.add_column("student")
         problems.add_column("problem")
-        for result in troubled:
-            for problem in (*result.problems, *(f"grader error in {name}" for name in result.grader_errors)):
-                problems.add_row(terminal_text(result.student_id), terminal_text(problem))
+        problems.add_column("detail")
+        for problem in found:
+            problems.add_row(terminal_text(problem.student), problem.kind, terminal_text(problem.detail))
         console.print(problems)
     for entry in report.skipped_entries:
         errors.print(f"[yellow]skipped[/] {terminal_text(entry)} (not a hand-in)", highlight=False)
-    resumed = f", {len(report.resumed)} already graded (use --force to regrade)" if report.resumed else ""
+    resumed = f", {len(report.resumed)} unchanged since graded (--force regrades them)" if report.resumed else ""
+    if report.regraded:
+        reasons: dict[str, int] = {}
+        for changes in report.regraded.values():
+            for change in changes:
+                reasons[change] = reasons.get(change, 0) + 1
+        why = ", ".join(f"{change}: {count}" for change, count in reasons.items())
+        console.print(
+            f"regraded {len(report.regraded)} hand-ins whose results were out of date ({why})", highlight=False
+        )
+    if report.canary_seconds is not None:
+        console.print(
+            f"the reference solutions got full marks ({report.canary_seconds:.1f} s into the batch)", highlight=False
+        )
     console.print(
         f"graded {len(report.graded)} hand-ins in {report.seconds:.1f} s{resumed}; "
         f"grades in {terminal_text(report.grades_csv)}",
@@ -314,9 +392,11 @@ def export_command(
 ) -> None:
     """Write grades for an LMS (canvas, moodle, csv), or Gradescope's autograder.zip (gradescope)."""
     from coursekit.export.lms import export_grades
+    from coursekit.grade.preflight import verify_course
     from coursekit.intake.worksheet import load_worksheet
 
     course = load_course(course_dir / "course.yml")
+    verify_course(course_dir, course)
     if to == "gradescope":
         from coursekit.export.gradescope import build_autograder_zip
 
@@ -325,6 +405,16 @@ def export_command(
             f"wrote {terminal_text(path)}: upload it as the assignment's autograder on Gradescope", highlight=False
         )
         return
+    from coursekit.grade.engine import out_of_date_results
+
+    stale = out_of_date_results(out, course_dir=course_dir)
+    if stale:
+        changed = sorted({change for changes in stale.values() for change in changes})
+        errors.print(
+            f"[bold yellow]warning:[/] {len(stale)} results are out of date ({', '.join(changed)} since they were "
+            "graded): `coursekit grade` again regrades them",
+            highlight=False,
+        )
     report = export_grades(
         out_dir=out,
         to=to,

@@ -11,6 +11,7 @@ checks) are all read from here.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
@@ -296,3 +297,23 @@ def load_course(path: Path) -> Course:
     except OSError as error:
         raise CourseConfigError(f"{path}: cannot read: {error.strerror}") from None
     return parse_course(text, source=str(path))
+
+
+def threshold_name_problems(path: Path, course: Course, read: Mapping[str, Sequence[str]]) -> list[str]:
+    """course.yml's threshold names against the ones the graders read (name -> where each reads it): a name that
+    no grader reads (a misspelling) or that course.yml lacks is a problem naming its line."""
+    root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    assert root is not None, "load_course read this file already"
+    problems = []
+    known = ", ".join(sorted(read)) or "none"
+    for name in course.thresholds:
+        if name not in read:
+            line = _line_of(root, ("thresholds", name))
+            problems.append(f"{path}, line {line}: thresholds.{name}: no grader reads it (the graders read: {known})")
+    section = f"line {_line_of(root, ('thresholds',))}" if "thresholds" in course.model_fields_set else "none"
+    for name, places in sorted(read.items()):
+        if name not in course.thresholds:
+            problems.append(
+                f"{places[0]}: reads course.thresholds[{name!r}], which {path}'s thresholds ({section}) does not define"
+            )
+    return problems

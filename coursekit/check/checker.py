@@ -23,7 +23,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -243,8 +243,14 @@ def _failed_checks(result: StudentResult, part: str | None = None, limit: int = 
 def _judge(
     name: str, expectation: str, part: str | None, result: StudentResult, part_ids: list[str]
 ) -> tuple[CheckRow, list[str]]:
+    # A grader that broke on this hand-in leaves its expectation unproven, and is the course's problem.
+    broke = [v for v in result.verdicts if v.grader_error]
+    problems = [
+        f"{name}: grader test {v.test_id} broke (not the hand-in's fault): {v.grader_exception or 'no detail'}"
+        for v in broke
+    ]
     if result.not_graded is not None:
-        return CheckRow(name, expectation, part, {}, ok=False, note=f"not graded: {result.not_graded}"), []
+        return CheckRow(name, expectation, part, {}, ok=False, note=f"not graded: {result.not_graded}"), problems
     points = _part_points(result, part_ids)
     if expectation == "full marks":
         short = [p for p, (score, most) in points.items() if not _same(score, most)]
@@ -267,25 +273,31 @@ def _judge(
         if others:
             notes.append(f"also loses points in {', '.join(others)}: {_failed_checks(result, others[0])}")
         note = "; ".join(notes)
-    # A grader that broke on this hand-in leaves its expectation unproven, and is the course's problem.
-    broke = [v.test_id for v in result.verdicts if v.grader_error]
-    problems = [f"{name}: grader test {test_id} broke (not the hand-in's fault)" for test_id in broke]
     return CheckRow(name, expectation, part, points, ok=ok and not broke, note=note), problems
 
 
 # --- the check ----------------------------------------------------------------------------------------------
 
 
-def check_course(*, course_dir: Path, jobs: int | None = None) -> CheckReport:
+def check_course(
+    *,
+    course_dir: Path,
+    jobs: int | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> CheckReport:
     """Grade the solutions, the stubs in exercises/ and every mutant with graders/; report what does not hold.
 
     Expectations: the solutions get full marks in every part; the stubs get zero in every part; each mutant
     loses points in its own part and keeps full marks in every other. Also reported: a part whose graders'
     points do not add up to course.yml's, an exercise without a grader test, a malformed or duplicate mutant,
-    a grader test that breaks, and graders that do not run at all (then nothing is graded). `jobs` hand-ins are
-    graded at a time (default: one per CPU core), as `coursekit grade` grades a class.
+    a grader test that breaks (its exception and line), threshold names course.yml and the graders do not share,
+    and graders that do not parse or collect (then nothing is graded: the check stops at once). `jobs` hand-ins are
+    graded at a time (default: one per CPU core), as `coursekit grade` grades a class. `on_progress(name, done,
+    total)` is called after each hand-in, `on_step(what)` as each long step starts.
     """
     from coursekit.grade.engine import GraderSetupError, grade_folders
+    from coursekit.grade.preflight import collect_graders, course_problems
     from coursekit.sandbox.bwrap import SandboxUnavailable
     from coursekit.sandbox.pool import Isolation, choose_tier
 
@@ -303,6 +315,14 @@ def check_course(*, course_dir: Path, jobs: int | None = None) -> CheckReport:
     part_ids = [part.id for part in parts]
     mutants, problems = load_mutants(mutants_dir=graders / "mutants", course=course, solutions_dir=solutions_dir)
     report = CheckReport(rows=[], problems=problems, part_points={part.id: part.points for part in parts})
+    if on_step is not None:
+        on_step("collecting the graders")
+    if collect_graders(graders).errors:  # nothing can be graded: say where, at once
+        problems += course_problems(course_dir, course)
+        report.seconds = time.perf_counter() - started
+        return report
+    # The graders' points per part, exercises without a grader, threshold names: the same check grade runs.
+    problems += course_problems(course_dir, course)
 
     with _workdir() as workdir:
         folder = functools.partial(_graded_folder, course=course, course_dir=course_dir)
@@ -326,8 +346,13 @@ def check_course(*, course_dir: Path, jobs: int | None = None) -> CheckReport:
             choose_tier(isolation)
         except SandboxUnavailable:
             isolation = "none"  # the hand-ins are the course's own code: the weakest tier is enough for them
+        if on_step is not None:
+            on_step(f"grading {len(handins)} hand-ins: the solutions, the stubs and {len(mutants)} mutants")
         try:
-            results = grade_folders(handins, course_dir=course_dir, jobs=jobs, isolation=isolation)
+            # Every grader that breaks is reported, with the hand-in it broke on, rather than the first alone.
+            results = grade_folders(
+                handins, course_dir=course_dir, jobs=jobs, isolation=isolation, keep_going=True, on_progress=on_progress
+            )
         except GraderSetupError as error:
             problems.append(str(error).strip())
             report.seconds = time.perf_counter() - started
@@ -339,18 +364,6 @@ def check_course(*, course_dir: Path, jobs: int | None = None) -> CheckReport:
         report.rows.append(row)
         grader_problems += trouble
 
-    reference = results["solutions"]
-    if reference.not_graded is None:
-        graded = _part_points(reference, part_ids)
-        for part in parts:
-            most = graded[part.id][1]
-            if not _same(most, part.points):
-                problems.append(f"part {part.id}: the graders give {most:g} points, course.yml gives {part.points:g}")
-        tested = {v.exercise for v in reference.verdicts}
-        for part in parts:
-            for exercise in part.exercises:
-                if exercise.id not in tested:
-                    problems.append(f"exercise {exercise.id} ({exercise.name}, part {part.id}) has no grader test")
     # The same broken grader shows up in every hand-in: report it once, with the first hand-in it broke on.
     first_seen: dict[str, str] = {}
     for problem in grader_problems:

@@ -13,7 +13,6 @@ grading process fails is recorded with an error, never dropped; the batch always
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import dataclasses
 import functools
@@ -29,6 +28,7 @@ import signal
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,16 @@ import pytest
 
 from coursekit.config import Course, Limits, load_course
 from coursekit.errors import CoursekitError
-from coursekit.grade.plugin import GradingPlugin, closest_marker
+from coursekit.grade.fingerprint import Fingerprint, course_fingerprint, handin_fingerprint
+from coursekit.grade.plugin import GradingPlugin
+from coursekit.grade.preflight import (
+    CourseMistake,
+    GraderSetupError,
+    collection_error,
+    grader_arguments,
+    verify_course,
+)
+from coursekit.grade.preflight import grader_points as grader_points
 from coursekit.grade.results import (
     StudentResult,
     graded_students,
@@ -50,72 +59,6 @@ from coursekit.intake.handin import discover_handins, unpack_handin
 from coursekit.sandbox.pool import Isolation, WorkerPool, WorkerSession, course_probes_file
 from coursekit.sandbox.probes import load_course_probes
 from coursekit.sandbox.student import Student
-
-# Plugins a grading run does not need; unraisableexception alone costs ~0.3 s a run in forced gc.collect().
-UNUSED_PYTEST_PLUGINS = (
-    "cacheprovider",
-    "terminal",
-    "unraisableexception",
-    "threadexception",
-    "junitxml",
-    "pastebin",
-    "doctest",
-    "stepwise",
-    "logging",
-    "faulthandler",
-)
-
-
-def grader_arguments(graders_dir: Path) -> list[str]:
-    """pytest's arguments for the graders: configured only by graders/pytest.ini, never by a hand-in."""
-    return [
-        str(graders_dir),
-        "-c",
-        str(graders_dir / "pytest.ini"),
-        "--rootdir",
-        str(graders_dir),
-        *(f"-pno:{name}" for name in UNUSED_PYTEST_PLUGINS),
-    ]
-
-
-class _PointsCollector:
-    def __init__(self) -> None:
-        self.points: dict[str, float] = {}
-
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        for item in items:
-            marker = closest_marker(item, "points")
-            if marker is not None:
-                exercise = str(marker.kwargs.get("exercise"))
-                self.points[exercise] = self.points.get(exercise, 0.0) + float(marker.args[0])
-
-
-@functools.cache
-def grader_points(graders_dir: Path) -> dict[str, float]:
-    """Points per exercise id, as the hidden graders give them (collected, not run).
-
-    Collected in a forked process, which forgets any grader modules it inherited: they keep their plain names
-    (test_ops, ...) in sys.modules, so another course's graders would clash with these.
-    """
-    context = multiprocessing.get_context("fork")
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as executor:
-        return executor.submit(_collect_points, graders_dir).result()
-
-
-def _collect_points(graders_dir: Path) -> dict[str, float]:
-    for path in graders_dir.glob("*.py"):  # this child may have inherited another course's graders
-        sys.modules.pop(path.stem, None)
-    collector = _PointsCollector()
-    captured = io.StringIO()
-    with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
-        status = pytest.main([*grader_arguments(graders_dir), "--collect-only"], plugins=[collector])
-    if status != pytest.ExitCode.OK:
-        raise GraderSetupError(f"the graders in {graders_dir} could not be collected:\n{captured.getvalue()}")
-    return collector.points
-
-
-class GraderSetupError(CoursekitError, RuntimeError):
-    """The graders themselves could not run (a syntax error in graders/, a bad marker): not the student's fault."""
 
 
 class UnknownStudentError(CoursekitError, ValueError):
@@ -168,8 +111,9 @@ def run_graders(
         raise HandinNotGraded("grading this hand-in ran out of the grading process's memory")
     if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         # A broken grader must stop the batch loudly, never grade everyone zero.
-        why = "".join(f"\n{error}" for error in collection.errors)
-        raise GraderSetupError(f"the graders in {graders_dir} did not run ({status!r}):{why}\n{captured.getvalue()}")
+        last = captured.getvalue().strip().splitlines()[-1:]
+        why = "\n".join(collection.errors) or f"pytest stopped ({status!r}): {' '.join(last)}"
+        raise GraderSetupError(f"the graders in {graders_dir} did not run:\n{why}")
     return plugin
 
 
@@ -187,17 +131,20 @@ class _CollectionErrors:
     def __init__(self) -> None:
         self.errors: list[str] = []
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_configure(self, config: pytest.Config) -> None:
+        self.graders_dir = Path(config.rootpath)
+
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
-            lines = str(report.longreprtext).strip().splitlines()
-            why = lines[-1].removeprefix("E").strip() if lines else ""
-            self.errors.append(f"{report.nodeid or 'graders'} could not be collected: {why}")
+            self.errors.append(collection_error(report, self.graders_dir))
 
 
 # The batch's warm workers, started once in the parent before the grading processes fork from it;
 # each grading process takes one slot and is the only one to use it.
 _batch_pool: WorkerPool | None = None
 _batch_course_dir: Path | None = None
+_batch_keep_going = False
 
 
 def _limit_memory(budget_mb: int) -> None:
@@ -233,6 +180,7 @@ def _grading_process(connection: multiprocessing.connection.Connection, slot: in
                     course_dir=_batch_course_dir,
                     pool=_batch_pool,
                     slot=slot,
+                    keep_going=_batch_keep_going,
                 ),
             )
         except HandinNotGraded as error:
@@ -242,7 +190,7 @@ def _grading_process(connection: multiprocessing.connection.Connection, slot: in
         except MemoryError:
             reply = ("not graded", "grading this hand-in ran out of the grading process's memory")
         except Exception as error:
-            reply = ("course error", f"grading {student_id} failed: {type(error).__name__}: {error}")
+            reply = ("course error", f"grading {student_id} failed: {where_raised_here(error)}")
         connection.send(reply)
 
 
@@ -308,8 +256,13 @@ def grade_handin(
     slot: int = 0,
     problems: tuple[str, ...] = (),
     late: bool = False,
+    keep_going: bool = False,
 ) -> StudentResult:
-    """Grade one unpacked hand-in through `pool`'s `slot`: one sandboxed worker session per part."""
+    """Grade one unpacked hand-in through `pool`'s `slot`: one sandboxed worker session per part.
+
+    A grader that raises (not the student's code through a probe) is the course's mistake: GraderSetupError, with
+    the exception and the grader's line; with `keep_going`, the hand-in is marked not graded instead.
+    """
     course = _course_of(course_dir)
     load_course_code(course_dir, course)
     started = time.perf_counter()
@@ -330,6 +283,16 @@ def grade_handin(
     finally:
         for session in sessions.values():
             session.close()
+    if plugin.pool_failure is not None:
+        raise HandinNotGraded(f"the sandbox failed while grading it: {plugin.pool_failure}")
+    broken = [verdict for verdict in plugin.verdicts if verdict.grader_error]
+    if broken and not keep_going:
+        first = broken[0]
+        more = f" (and {len(broken) - 1} more checks)" if len(broken) > 1 else ""
+        raise GraderSetupError(
+            f"a grader raised while grading {student_id}: {first.grader_exception} in {first.name}{more}; "
+            "fix the grader, or grade with --keep-going to mark such checks not graded"
+        )
     output = {part: session.output for part, session in sessions.items()}
     figure_png, figure_part = figure_of(plugin, course_dir=course_dir, course=course)
     return StudentResult(
@@ -342,7 +305,21 @@ def grade_handin(
         figure_png=figure_png,
         figure_part=figure_part,
         isolation=pool.tier,
+        not_graded=GRADER_BROKE if broken else None,
     )
+
+
+# What a student reads when a grader broke on their hand-in (the details are the instructor's, in extra_data).
+GRADER_BROKE = "a check's grader failed, the course's mistake and not yours"
+
+
+def where_raised_here(error: BaseException) -> str:
+    """ "NameError: name 'x' is not defined at graders/fit_figure.py:12" for an error on the trusted side."""
+    text = "".join(traceback.format_exception_only(type(error), error)).strip().splitlines()[-1:]
+    frames = traceback.extract_tb(error.__traceback__)
+    course = [frame for frame in frames if "coursekit" not in Path(frame.filename).parts]
+    where = f" at {course[-1].filename}:{course[-1].lineno}" if course else ""
+    return f"{' '.join(text) or type(error).__name__}{where}"
 
 
 def failed_result(*, student_id: str, problems: tuple[str, ...], late: bool) -> StudentResult:
@@ -357,7 +334,8 @@ def not_graded_result(*, student_id: str, problems: tuple[str, ...], late: bool,
 
 @dataclasses.dataclass
 class ClassReport:
-    """What a batch did: every student's result, who was skipped as already graded, the isolation in force."""
+    """What a batch did: every student's result, who was skipped as already graded, who was regraded because what
+    they were graded with changed (and what changed), the isolation in force, and what the canary cost."""
 
     results: list[StudentResult]
     graded: list[str]
@@ -366,6 +344,10 @@ class ClassReport:
     isolation_note: str | None
     grades_csv: Path
     seconds: float
+    # student id -> what changed since their results file was written ("hand-in", "graders", ...)
+    regraded: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    # Seconds from the batch's start until the reference solutions' grading was judged; None when it did not run.
+    canary_seconds: float | None = None
 
 
 def grade_class(
@@ -380,16 +362,27 @@ def grade_class(
     isolation: Isolation = "auto",
     on_progress: Callable[[str, int, int], None] | None = None,
     pool: WorkerPool | None = None,
+    keep_going: bool = False,
+    canary: bool = True,
 ) -> ClassReport:
     """Grade every hand-in in `submissions_dir` into `out_dir`; return the class report.
 
-    A re-run skips students whose results/<id>.json exists (an interrupted batch resumes) unless `force`.
+    Nothing is graded when the course itself is wrong (`verify_course`: CourseMistake). Before the class, the
+    reference solutions (the course's solutions/, when it has them and `canary`) are graded through the same
+    workers; if they do not get full marks, CanaryFailed stops the batch and no result is written. A grader that
+    raises stops the batch (GraderSetupError); with `keep_going` that hand-in is marked not graded instead.
+
+    A re-run skips students whose results/<id>.json was graded with the same course.yml, graders, kit version and
+    hand-in (its fingerprint; an interrupted batch resumes) unless `force`, and regrades the others.
     `student` grades that one student only. `on_progress(student_id, done, total)` is called after each.
     `pool`: warm workers the caller started already (then `jobs`, `limits` and `isolation` are the pool's);
     by default the batch starts its own.
     """
     started = time.perf_counter()
+    course_dir = course_dir.resolve()
     course = load_course(course_dir / "course.yml")
+    _import_grading_libraries()  # once here: the collection below forks from this process, and so do the graders
+    verify_course(course_dir, course)
     limits = limits or course.limits
     jobs = jobs or os.cpu_count() or 1
     entries, skipped_entries = discover_handins(submissions_dir=submissions_dir)
@@ -400,21 +393,30 @@ def grade_class(
     lateness = read_late_csv(submissions_dir)
     late_flags = {student_id: entry.late for student_id, entry in lateness.items()}
     out_dir.mkdir(parents=True, exist_ok=True)
+    shared = course_fingerprint(course_dir, course)
     results: dict[str, StudentResult] = {}
     resumed: list[str] = []
+    regraded: dict[str, list[str]] = {}
+    fingerprints: dict[str, Fingerprint] = {}
     todo: list[tuple[str, Path]] = []
     for student_id, source in entries:
+        fingerprints[student_id] = fingerprint = shared.with_handin(handin_fingerprint(source))
         previous = None if force else read_student_result(out_dir, student_id)
         if previous is not None and previous.not_graded is None:
-            results[student_id] = previous
-            resumed.append(student_id)
-        else:
-            todo.append((student_id, source))
+            changed = fingerprint.changes_from(previous.fingerprint)
+            if not changed:
+                results[student_id] = previous
+                resumed.append(student_id)
+                continue
+            regraded[student_id] = changed
+        todo.append((student_id, source))
 
     note: str | None = None
     slots = max(1, min(jobs, len(todo)))
+    reference = course_dir / "solutions"
+    timing: dict[str, float] = {}
     with _scratch_space() as scratch, contextlib.ExitStack() as stack:
-        probes = course_probes_file(course_dir.resolve(), course)
+        probes = course_probes_file(course_dir, course)
         if pool is None:
             pool = WorkerPool(
                 limits=limits, scratch_dir=scratch / "workers", slots=slots, isolation=isolation, probes_file=probes
@@ -424,9 +426,18 @@ def grade_class(
             raise ValueError(f"the worker pool was started with {pool.probes_file}, not the course's probes {probes}")
         done = len(resumed)
         batch = _grade_all(
-            todo, pool=pool, course=course, course_dir=course_dir.resolve(), scratch=scratch, late_flags=late_flags
+            todo,
+            pool=pool,
+            course=course,
+            course_dir=course_dir,
+            scratch=scratch,
+            late_flags=late_flags,
+            keep_going=keep_going,
+            reference=reference if canary and todo and reference.is_dir() else None,
+            on_canary=lambda: timing.setdefault("canary", time.perf_counter() - started),
         )
         for result in batch:
+            result = dataclasses.replace(result, fingerprint=fingerprints[result.student_id])
             if result.late and result.student_id in lateness:
                 result = dataclasses.replace(result, days_late=lateness[result.student_id].days_late)
             write_student_result(result, course=course, out_dir=out_dir)
@@ -450,7 +461,51 @@ def grade_class(
         isolation_note=note,
         grades_csv=csv_path,
         seconds=time.perf_counter() - started,
+        regraded=regraded,
+        canary_seconds=timing.get("canary"),
     )
+
+
+def out_of_date_results(out_dir: Path, *, course_dir: Path) -> dict[str, list[str]]:
+    """The results under OUT graded with another course.yml, other graders or another kit version than the course
+    holds now: student id -> what changed. Results without a fingerprint are not judged."""
+    course_dir = course_dir.resolve()
+    shared = course_fingerprint(course_dir, load_course(course_dir / "course.yml"))
+    stale: dict[str, list[str]] = {}
+    for student_id in graded_students(out_dir):
+        result = read_student_result(out_dir, student_id)
+        if result is None or result.fingerprint is None:
+            continue
+        now = shared.with_handin(result.fingerprint.handin)
+        changed = now.changes_from(result.fingerprint)
+        if changed:
+            stale[student_id] = changed
+    return stale
+
+
+class CanaryFailed(CourseMistake):
+    """The reference solutions did not get full marks: the course is broken, not the class."""
+
+
+# How a part's timeout reads (coursekit.sandbox.pool): "softplus did not return within 60 s".
+TIMEOUT_MESSAGE = "did not return within"
+
+
+def canary_problems(result: StudentResult, course: Course) -> list[str]:
+    """Why the reference solutions' result is not full marks; [] when it is."""
+    if result.not_graded is not None:
+        return [f"not graded: {result.not_graded}", *result.grader_errors]
+    problems = [f"intake: {problem}" for problem in result.problems]
+    problems += [
+        f"{verdict.name}: {verdict.grader_exception or verdict.message}"
+        for verdict in result.verdicts
+        if not verdict.passed
+    ]
+    scores = result.part_scores(course)
+    for part in course.assignment.parts:
+        if abs(scores[part.id] - part.points) > 1e-9 and not problems:
+            problems.append(f"part {part.id}: {scores[part.id]:g} of {part.points:g} points")
+    return problems
 
 
 @contextlib.contextmanager
@@ -469,10 +524,9 @@ class _NoStudent:
         raise AssertionError("warm-up collects the graders, it runs none")
 
 
-def _warm_up(course_dir: Path, course: Course) -> None:
-    """Import pytest's machinery, the graders and the course's own code once, before the grading processes fork
-    from this one."""
-    load_course_code(course_dir, course)
+@functools.cache
+def _import_grading_libraries() -> None:
+    """What the graders import, once per process, before the collection and the grading processes fork."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -484,6 +538,13 @@ def _warm_up(course_dir: Path, course: Course) -> None:
     (x * x).sum().backward()
     torch.optim.SGD([x], lr=0.1).step()
 
+
+def _warm_up(course_dir: Path, course: Course) -> None:
+    """Import pytest's machinery, the graders and the course's own code once, before the grading processes fork
+    from this one."""
+    load_course_code(course_dir, course)
+    _import_grading_libraries()
+
     plugin = GradingPlugin(course, lambda _part: _NoStudent())
     captured = io.StringIO()
     with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
@@ -491,19 +552,17 @@ def _warm_up(course_dir: Path, course: Course) -> None:
 
 
 def _unpack(
-    student_id: str, source: Path, *, course: Course, course_dir: Path, scratch: Path
+    student_id: str, source: Path, *, course: Course, course_dir: Path, dest_dir: Path
 ) -> tuple[Path, tuple[str, ...]]:
-    handin = unpack_handin(
-        student_id=student_id,
-        source=source,
-        dest_dir=scratch / "handins" / student_id,
-        course=course,
-        limits=course.intake,
-    )
+    handin = unpack_handin(student_id=student_id, source=source, dest_dir=dest_dir, course=course, limits=course.intake)
     # The course's given modules, never the student's copies.
     for given in course.given:
         shutil.copy2(course_dir / given, handin.directory / Path(given).name)
     return handin.directory, tuple(problem.message for problem in handin.problems)
+
+
+# An unpacked hand-in ready to grade: (student id, folder, problems with the hand-in, late).
+Task = tuple[str, Path, tuple[str, ...], bool]
 
 
 def _grade_all(
@@ -514,26 +573,55 @@ def _grade_all(
     course_dir: Path,
     scratch: Path,
     late_flags: dict[str, bool],
+    keep_going: bool = False,
+    reference: Path | None = None,
+    on_canary: Callable[[], object] | None = None,
 ) -> Iterator[StudentResult]:
-    """Yield each student's result as soon as it is ready, in completion order."""
-    unpacked = []
+    """Yield each student's result as soon as it is ready, in completion order; with `reference`, only once that
+    hand-in (the course's solutions, through intake as any folder) got full marks."""
+    unpacked: list[Task] = []
+    failed: list[StudentResult] = []
     for student_id, source in todo:
         late = late_flags.get(student_id, False)
         try:
-            directory, problems = _unpack(student_id, source, course=course, course_dir=course_dir, scratch=scratch)
+            directory, problems = _unpack(
+                student_id, source, course=course, course_dir=course_dir, dest_dir=scratch / "handins" / student_id
+            )
         except Exception as error:  # intake reports problems itself; anything else must still give a row
-            yield failed_result(student_id=student_id, problems=(f"the hand-in could not be read: {error}",), late=late)
+            problems = (f"the hand-in could not be read: {error}",)
+            failed.append(failed_result(student_id=student_id, problems=problems, late=late))
             continue
         unpacked.append((student_id, directory, problems, late))
-    yield from _grade_unpacked(unpacked, pool=pool, course=course, course_dir=course_dir)
+    canary: Task | None = None
+    if reference is not None:
+        folder, problems = _unpack(
+            "reference", reference, course=course, course_dir=course_dir, dest_dir=scratch / "reference"
+        )
+        canary = ("reference solutions", folder, problems, False)
+    graded = _grade_unpacked(
+        unpacked, pool=pool, course=course, course_dir=course_dir, keep_going=keep_going, canary=canary
+    )
+    if canary is not None:
+        next(graded)  # None once the canary got full marks; CanaryFailed if it did not
+        if on_canary is not None:
+            on_canary()
+    yield from failed
+    yield from (result for result in graded if result is not None)
 
 
 def _grade_unpacked(
-    unpacked: list[tuple[str, Path, tuple[str, ...], bool]], *, pool: WorkerPool, course: Course, course_dir: Path
-) -> Iterator[StudentResult]:
-    """Grade hand-in folders ready to grade, (name, folder, problems, late) each; yield results as they finish."""
-    global _batch_pool, _batch_course_dir
-    if not unpacked:
+    unpacked: list[Task],
+    *,
+    pool: WorkerPool,
+    course: Course,
+    course_dir: Path,
+    keep_going: bool = False,
+    canary: Task | None = None,
+) -> Iterator[StudentResult | None]:
+    """Grade hand-in folders ready to grade; yield results as they finish. With `canary`, the first item yielded
+    is None once the canary got full marks (CanaryFailed if not), and no result comes before it."""
+    global _batch_pool, _batch_course_dir, _batch_keep_going
+    if not unpacked and canary is None:
         return
     # Grader modules keep their plain names (test_model, ...) in sys.modules: another course's, graded earlier in
     # this process, would stand in for these, and these for a later one's.
@@ -546,8 +634,8 @@ def _grade_unpacked(
         _warm_up(course_dir, course)
         for slot in range(pool.slots):
             pool.worker(slot)
-        _batch_pool, _batch_course_dir = pool, course_dir
-        yield from _GradingProcesses(pool=pool, course=course).grade(unpacked)
+        _batch_pool, _batch_course_dir, _batch_keep_going = pool, course_dir, keep_going
+        yield from _GradingProcesses(pool=pool, course=course).grade(unpacked, canary=canary)
     finally:
         for name in grader_modules:
             sys.modules.pop(name, None)
@@ -560,19 +648,20 @@ def grade_folders(
     jobs: int | None = None,
     limits: Limits | None = None,
     isolation: Isolation = "auto",
+    keep_going: bool = False,
+    on_progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, StudentResult]:
     """Grade hand-in folders as they stand, through the same sandboxed workers and grading processes as a class;
     write nothing. Return name -> result, in the order of `folders`.
 
     For hand-ins the course itself makes (its solutions, its stubs, mutants of the solutions): no intake runs, so
     each folder holds the parts' modules and the course's given modules already. A hand-in whose grading could
-    not finish has `not_graded` set; graders that cannot run raise GraderSetupError.
+    not finish has `not_graded` set; graders that cannot run raise GraderSetupError, and so does a grader that
+    raises unless `keep_going` (then that hand-in is not graded, its verdicts kept).
     """
     course_dir = course_dir.resolve()
     course = load_course(course_dir / "course.yml")
-    unpacked: list[tuple[str, Path, tuple[str, ...], bool]] = [
-        (name, folder, (), False) for name, folder in folders.items()
-    ]
+    unpacked: list[Task] = [(name, folder, (), False) for name, folder in folders.items()]
     slots = max(1, min(jobs or os.cpu_count() or 1, len(unpacked)))
     with (
         _scratch_space() as scratch,
@@ -584,10 +673,13 @@ def grade_folders(
             probes_file=course_probes_file(course_dir, course),
         ) as pool,
     ):
-        results = {
-            result.student_id: result
-            for result in _grade_unpacked(unpacked, pool=pool, course=course, course_dir=course_dir)
-        }
+        graded = _grade_unpacked(unpacked, pool=pool, course=course, course_dir=course_dir, keep_going=keep_going)
+        results: dict[str, StudentResult] = {}
+        for result in graded:
+            if result is not None:
+                results[result.student_id] = result
+                if on_progress is not None:
+                    on_progress(result.student_id, len(results), len(unpacked))
     return {name: results[name] for name in folders}
 
 
@@ -626,9 +718,12 @@ class _GradingProcesses:
             process.kill()
             process.join()
 
-    def grade(self, unpacked: list[tuple[str, Path, tuple[str, ...], bool]]) -> Iterator[StudentResult]:
-        waiting = list(reversed(unpacked))
-        busy: dict[int, tuple[str, Path, tuple[str, ...], bool]] = {}
+    def grade(self, unpacked: list[Task], canary: Task | None = None) -> Iterator[StudentResult | None]:
+        """Yield each result as it finishes. With `canary`, it is graded first (the others start beside it), the
+        results that finish before it are held back, and None is yielded once it got full marks."""
+        waiting = list(reversed(unpacked)) + ([canary] if canary is not None else [])
+        busy: dict[int, Task] = {}
+        held: list[StudentResult] | None = [] if canary is not None else None
         try:
             for slot in range(self.pool.slots):
                 self._start(slot)
@@ -642,30 +737,47 @@ class _GradingProcesses:
                 for slot, connection in connections.items():
                     if connection not in ready:
                         continue
-                    student_id, _, problems, late = busy.pop(slot)
-                    try:
-                        kind, value = connection.recv()
-                    except (EOFError, OSError):
-                        process = self.processes[slot][0]
-                        process.join(timeout=5)
-                        yield not_graded_result(
-                            student_id=student_id,
-                            problems=problems,
-                            late=late,
-                            reason=f"its grading process died ({describe_exit(process.exitcode)})",
-                        )
-                        self._restart(slot)
-                        continue
-                    if kind == "result":
-                        yield value
-                    elif kind == "not graded":
-                        yield not_graded_result(student_id=student_id, problems=problems, late=late, reason=value)
-                        self._restart(slot)
-                    else:  # the graders are broken, not the hand-in: stop rather than grade anyone wrongly
-                        raise GraderSetupError(value)
+                    task = busy.pop(slot)
+                    result = self._receive(slot, connection, task)
+                    if task is canary:
+                        problems = canary_problems(result, self.course)
+                        if problems:
+                            shown = problems[:10] + ([f"and {len(problems) - 10} more"] if len(problems) > 10 else [])
+                            if any(TIMEOUT_MESSAGE in problem for problem in problems):
+                                shown.append("(a timeout here means the time limit is too tight for this machine)")
+                            raise CanaryFailed(
+                                "the reference solutions do not get full marks, so the course is broken, not the "
+                                "class; nothing was graded:\n" + "\n".join(shown)
+                            )
+                        yield None
+                        yield from held or []
+                        held = None
+                    elif held is not None:
+                        held.append(result)
+                    else:
+                        yield result
         finally:
             for slot in list(self.processes):
                 self._stop(slot)
+
+    def _receive(self, slot: int, connection: multiprocessing.connection.Connection, task: Task) -> StudentResult:
+        student_id, _, problems, late = task
+        try:
+            kind, value = connection.recv()
+        except (EOFError, OSError):
+            process = self.processes[slot][0]
+            process.join(timeout=5)
+            reason = f"its grading process died ({describe_exit(process.exitcode)})"
+            self._restart(slot)
+            return not_graded_result(student_id=student_id, problems=problems, late=late, reason=reason)
+        if kind == "result":
+            result: StudentResult = value
+            return result
+        if kind == "not graded":
+            self._restart(slot)
+            return not_graded_result(student_id=student_id, problems=problems, late=late, reason=value)
+        # The graders are broken, not the hand-in: stop rather than grade anyone wrongly.
+        raise GraderSetupError(value)
 
     def _restart(self, slot: int) -> None:
         """A fresh grading process and a fresh worker for `slot`: the old worker may be stuck mid-session."""

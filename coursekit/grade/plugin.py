@@ -14,6 +14,7 @@ For instructors: ``pytest -p coursekit.grade.plugin graders --handin solutions``
 from __future__ import annotations
 
 import dataclasses
+import traceback
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import pytest
 from coursekit.config import Course, load_course
 from coursekit.escaping import MAX_MESSAGE_CHARS, cut
 from coursekit.grade.source_check import HandinSource
+from coursekit.sandbox.pool import WorkerError
 from coursekit.sandbox.student import InProcessStudent, Student, StudentError
 
 MARKERS = (
@@ -47,6 +49,9 @@ class Verdict:
     grader_error: bool = False
     # True when the check mirrors a public test (marked @pytest.mark.public): its hint tells nothing new.
     public: bool = False
+    # For the instructor alone, when the grader broke: its exception and the grader line that raised it,
+    # "KeyError: 'held_out' at graders/test_training.py:414".
+    grader_exception: str = ""
 
 
 def student_message(error: BaseException) -> tuple[str, bool]:
@@ -79,13 +84,19 @@ class GradingPlugin:
         # part of the grader that attached each.
         self.attachments: dict[str, Any] = {}
         self.attached_by: dict[str, str] = {}
+        # The sandbox pool itself failed during a check (a worker that would not start): neither the course's
+        # mistake nor the student's, the hand-in is not graded.
+        self.pool_failure: str | None = None
 
     def part_of(self, item: pytest.Item) -> tuple[str, str, float]:
         marker = closest_marker(item, "points")
         if marker is None:
             raise pytest.UsageError(f"{item.nodeid}: grader tests need @pytest.mark.points(value, exercise=...)")
-        exercise = str(marker.kwargs["exercise"])
-        part, _ = self.course_config.assignment.exercise(exercise)
+        exercise = str(marker.kwargs.get("exercise"))
+        try:
+            part, _ = self.course_config.assignment.exercise(exercise)
+        except KeyError:
+            raise pytest.UsageError(f"{item.nodeid}: exercise {exercise!r} is not in course.yml") from None
         return exercise, part.id, float(marker.args[0])
 
     @pytest.fixture
@@ -128,9 +139,13 @@ class GradingPlugin:
         failed_setup = call.when == "setup" and report.failed
         if call.when == "call" or failed_setup:
             exercise, part, points = self.part_of(item)
-            message, grader_error = "", False
+            message, grader_error, grader_exception = "", False, ""
             if report.failed and call.excinfo is not None:
                 message, grader_error = student_message(call.excinfo.value)
+                if grader_error and isinstance(call.excinfo.value, WorkerError):
+                    self.pool_failure = str(call.excinfo.value)
+                if grader_error:
+                    grader_exception = cut(where_raised(call.excinfo, Path(item.config.rootpath)), MAX_MESSAGE_CHARS)
             elif report.skipped:
                 message = "skipped"
             passed = report.passed
@@ -147,9 +162,24 @@ class GradingPlugin:
                     message=cut(message, MAX_MESSAGE_CHARS),
                     grader_error=grader_error,
                     public=closest_marker(item, "public") is not None,
+                    grader_exception=grader_exception,
                 )
             )
         return report
+
+
+def where_raised(excinfo: pytest.ExceptionInfo[BaseException], graders_dir: Path) -> str:
+    """ "KeyError: 'x' at graders/test_training.py:414": the exception and the deepest grader line it passed."""
+    error = excinfo.value
+    what = "".join(traceback.format_exception_only(type(error), error)).strip().splitlines()
+    text = what[-1] if what else type(error).__name__
+    graders_dir = graders_dir.resolve()
+    for entry in reversed(excinfo.traceback):
+        path = Path(entry.path)
+        if path.is_absolute() and path.resolve().is_relative_to(graders_dir):
+            shown = path.resolve().relative_to(graders_dir.parent).as_posix()
+            return f"{text} at {shown}:{entry.lineno + 1}"
+    return text
 
 
 def closest_marker(item: pytest.Item, name: str) -> pytest.Mark | None:

@@ -41,6 +41,7 @@ from coursekit.escaping import (
     utf8_size,
     within_file_size,
 )
+from coursekit.grade.fingerprint import Fingerprint
 from coursekit.grade.late import LatePenalty, late_penalty
 from coursekit.grade.plugin import Verdict
 
@@ -95,6 +96,8 @@ class StudentResult:
     isolation: str = ""
     # Why grading could not finish (its grading process died): no points, left out of exports, regraded on a re-run.
     not_graded: str | None = None
+    # What it was graded with (course.yml, graders, kit, hand-in): a re-run regrades it when any of them changed.
+    fingerprint: Fingerprint | None = None
 
     def part_scores(self, course: Course) -> dict[str, float]:
         scores = {part.id: 0.0 for part in course.assignment.parts}
@@ -126,7 +129,12 @@ class StudentResult:
 
     @property
     def grader_errors(self) -> list[str]:
-        return [verdict.name for verdict in self.verdicts if verdict.grader_error]
+        """For the instructor: each check whose grader broke, with its exception and line where known."""
+        return [
+            f"{verdict.name}: {verdict.grader_exception}" if verdict.grader_exception else verdict.name
+            for verdict in self.verdicts
+            if verdict.grader_error
+        ]
 
 
 def _rounded(value: float) -> float | int:
@@ -202,6 +210,7 @@ def _gradescope_results(result: StudentResult, *, course: Course, budget: TextBu
             "isolation": result.isolation,
             # The part whose graders attached the feedback picture (feedback/<id>-fit.png), if any.
             "figure_part": result.figure_part if result.figure_png is not None else None,
+            "fingerprint": result.fingerprint.as_dict() if result.fingerprint is not None else None,
         },
         "tests": [
             {
@@ -322,6 +331,7 @@ def result_from_results(data: dict[str, Any], *, student_id: str) -> StudentResu
         not_graded=str(extra["not_graded"]) if extra.get("not_graded") else None,
         isolation=str(extra.get("isolation", "")),
         figure_part=str(extra["figure_part"]) if extra.get("figure_part") else None,
+        fingerprint=Fingerprint.from_dict(extra.get("fingerprint")),
     )
 
 

@@ -80,7 +80,7 @@ class Mistake:
     failures: int
 
 
-ProblemKind = Literal["intake", "timeout", "crash", "not graded", "grader error", "late"]
+ProblemKind = Literal["intake", "timeout", "crash", "not graded", "grader error", "zero score", "late"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -273,7 +273,8 @@ def problem_kind(message: str) -> Literal["timeout", "crash"] | None:
 
 
 def problems(results: Sequence[StudentResult], *, course: Course) -> list[Problem]:
-    """Every hand-in's problems: intake, timeouts and crashes (once per part), not graded, grader errors, late."""
+    """Every hand-in's problems: intake, timeouts and crashes (once per part), not graded, grader errors, a zero
+    score (the untouched stubs, a hand-in intake could not read), late."""
     found: list[Problem] = []
     titles = {part.id: part.title for part in course.assignment.parts}
     for result in sorted(results, key=lambda r: r.student_id):
@@ -288,6 +289,8 @@ def problems(results: Sequence[StudentResult], *, course: Course) -> list[Proble
                 part = titles.get(verdict.part, verdict.part)
                 found.append(Problem(result.student_id, kind, f"{part}: {shown_text(verdict.message)}"))
         found.extend(Problem(result.student_id, "grader error", name) for name in result.grader_errors)
+        if result.not_graded is None and result.score <= 0:
+            found.append(Problem(result.student_id, "zero score", f"0 of {course.assignment.points:g} points"))
         if result.late:
             found.append(Problem(result.student_id, "late", "handed in after the due date"))
     return found

@@ -273,7 +273,11 @@ def test_each_csv_data_file_becomes_a_locked_cell_of_its_columns(course_dir: Pat
             "exercises/tests/test_ops.py, line 20: a notebook cannot run a parametrized test",
         ),
         (
-            {"exercises/tests/conftest.py": CONFTEST.replace("    return [-2.0, 0.5, 3.0]", "    yield [-2.0, 0.5, 3.0]")},
+            {
+                "exercises/tests/conftest.py": CONFTEST.replace(
+                    "    return [-2.0, 0.5, 3.0]", "    yield [-2.0, 0.5, 3.0]"
+                )
+            },
             "exercises/tests/conftest.py, line 9: fixture points takes fixtures or yields",
         ),
         (

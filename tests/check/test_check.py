@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -259,9 +262,34 @@ def test_a_grader_that_does_not_collect_stops_the_check_with_its_name(tmp_path: 
     (course / "graders").mkdir()
     for name in ("pytest.ini", "test_model.py", "probes.py", "fit_figure.py"):
         shutil.copy(REPO / "graders" / name, course / "graders" / name)
-    (course / "graders" / "test_half_written.py").write_text("def test_(:\n", encoding="utf-8")
+    (course / "graders" / "test_half_written.py").write_text('"""Half written."""\n\ndef test_(:\n', encoding="utf-8")
     report = check_course(course_dir=course, jobs=1)
     assert not report.ok and report.rows == []
-    (problem,) = report.problems
-    assert "test_half_written.py could not be collected: SyntaxError" in problem
+    assert report.problems == ["graders/test_half_written.py:3: SyntaxError: invalid syntax"]
     assert "not ok: 0 hand-ins graded" in rendered(report)
+
+
+def test_a_grader_that_fails_to_import_stops_the_check_at_once_from_the_command_line(tmp_path: Path) -> None:
+    """The real command, without a terminal: the file and line of the error, progress lines, exit 1."""
+    course = tmp_path / "course"
+    for folder in ("solutions", "data", "graders", "exercises"):
+        shutil.copytree(REPO / folder, course / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "course.yml", course / "course.yml")
+    with (course / "graders" / "test_model.py").open("a", encoding="utf-8") as file:
+        file.write("\nundefined_helper()\n")
+    line = len((course / "graders" / "test_model.py").read_text(encoding="utf-8").splitlines())
+    env = {key: value for key, value in os.environ.items() if key != "COLUMNS"}
+    env["PYTHONPATH"] = str(REPO)
+    run = subprocess.run(
+        [sys.executable, "-m", "coursekit", "check", "--course-dir", str(course)],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=600,
+    )
+    assert run.returncode == 1
+    assert "Traceback" not in run.stdout + run.stderr
+    assert f"problem: graders/test_model.py:{line}: NameError: name 'undefined_helper' is not defined" in run.stdout
+    assert "not ok: 0 hand-ins graded" in run.stdout
+    assert "collecting the graders ..." in run.stderr

@@ -222,7 +222,7 @@ def test_grades_csv_is_plain_utf8_csv(graded: tuple) -> None:
 
 
 def test_broken_graders_stop_the_batch_instead_of_grading_everyone_zero(tmp_path: Path) -> None:
-    from coursekit.grade.engine import GraderSetupError
+    from coursekit.grade.preflight import CourseMistake
 
     course = tmp_path / "course"
     for folder in ("graders", "solutions", "data"):
@@ -231,7 +231,7 @@ def test_broken_graders_stop_the_batch_instead_of_grading_everyone_zero(tmp_path
     (course / "graders" / "test_model.py").write_text("def broken(:\n", encoding="utf-8")
     submissions = tmp_path / "submissions"
     _write_handin(submissions / "alice", _sources("solutions"))
-    with pytest.raises(GraderSetupError, match=r"test_model\.py could not be collected: SyntaxError"):
+    with pytest.raises(CourseMistake, match=r"^graders/test_model\.py:1: SyntaxError: invalid syntax$"):
         grade_class(course_dir=course, submissions_dir=submissions, out_dir=tmp_path / "out", jobs=1, limits=LIMITS)
     assert not (tmp_path / "out" / "results" / "alice.json").exists()
 
