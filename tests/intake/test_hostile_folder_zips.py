@@ -171,3 +171,27 @@ def test_a_hand_in_folder_whose_subfolder_holds_pyvenv_cfg_and_capitalised_modul
     out = tmp_path / "out"
     handin = unpack_handin(student_id="eve", source=tmp_path / "eve", dest_dir=out, course=COURSE, limits=COURSE.intake)
     assert sorted(handin.files) == PART_FILES, handin.problems
+
+
+def test_zip64_records_are_read_like_any_other(tmp_path: Path) -> None:
+    path = tmp_path / "eve.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for module, data in SOLUTIONS.items():
+            with archive.open(f"ch6/{module}", "w", force_zip64=True) as entry:
+                entry.write(data)
+    handin, out = _unpack(path, tmp_path)
+    assert sorted(handin.files) == PART_FILES and handin.problems == ()
+    assert all((out / name).read_bytes() == data for name, data in SOLUTIONS.items())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a folder holding pyvenv.cfg and no module directly is skipped whole, so `python -m venv .` in a project "
+    "whose modules sit in a subfolder (src/) hides them; skipping only the venv's own folders (lib, bin, ...) under "
+    "every venv root would keep them, but changes the skipped-folder note the folder-zip tests read",
+)
+def test_modules_in_a_subfolder_of_a_folder_made_a_venv_in_place_are_graded(tmp_path: Path) -> None:
+    members = [("ch6/pyvenv.cfg", b"home = /usr/bin\n"), ("ch6/lib/python3.11/site-packages/model.py", IMPOSTOR)]
+    members += [(f"ch6/src/{name}", data) for name, data in SOLUTIONS.items()]
+    handin, _ = _unpack(_zip(tmp_path / "eve.zip", members), tmp_path)
+    assert sorted(handin.files) == PART_FILES, handin.problems
