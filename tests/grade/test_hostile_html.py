@@ -16,14 +16,18 @@ from pathlib import Path
 import pytest
 from repo_paths import HOSTILE_SNIPPETS, REPO
 
+from coursekit.escaping import MAX_FILE_BYTES
+
 MODULES = ("activations.py", "model.py", "training.py")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# The student id (the hand-in folder's name) reaches the page's title and heading.
+STUDENT = "breakout<img src=x onerror=alert(1)>{{ 7*7 }}&amp;"  # no "/": it would split the path
 
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("html")
-    folder = root / "submissions" / "breakout"
+    folder = root / "submissions" / STUDENT
     folder.mkdir(parents=True)
     for name in MODULES:
         text = (REPO / "solutions" / name).read_text(encoding="utf-8")
@@ -40,15 +44,17 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
         timeout=600,
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    return out / "feedback" / "breakout.html"
+    return out / "feedback" / f"{STUDENT}.html"
 
 
 def test_student_text_is_shown_as_text(page: Path) -> None:
     html = page.read_text(encoding="utf-8")
     assert "&lt;script&gt;" in html and "{{ 7*7 }}" in html  # the payload is there, as text
+    assert html.count("breakout&lt;img src=x onerror=alert(1)&gt;{{ 7*7 }}&amp;amp;") >= 2
     assert html.count("<script") == 0 and "<img src=x" not in html and "<a href" not in html
     assert "<link" not in html and "<textarea" not in html
     assert not any(char in html for char in "\x1b\x07\x00\x08")
+    assert page.stat().st_size <= MAX_FILE_BYTES and html.count("A" * 1000) == 0  # the huge message is cut
     tags = re.findall(r"<(/?[a-z0-9]+)", html)
     assert set(tags) <= {
         "!DOCTYPE",
