@@ -68,6 +68,7 @@ def test_a_module_only_inside_a_venv_is_never_graded(tmp_path: Path) -> None:
     "name",
     [
         ".venv/../activations.py",
+        "ch6\\.venv\\..\\..\\activations.py",
         "/activations.py",
         "\\activations.py",
         "C:\\activations.py",
