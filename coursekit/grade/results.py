@@ -416,9 +416,13 @@ def _quoted(message: str, budget: TextBudget) -> str:
 
 
 # One self-contained page (inline style, the picture as a data: URI, no script): an LMS comment or an email can
-# carry it. Autoescaped; student text arrives already escaped by `_feedback_html`, as Markup.
+# carry it. Its policy lets it load nothing else and run no script, whatever escaping might miss. Autoescaped;
+# student text arrives already escaped by `_feedback_html`, as Markup.
 _FEEDBACK_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{{ title }}: {{ student }}</title>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:; \
+base-uri 'none'; form-action 'none'">
+<title>{{ title }}: {{ student }}</title>
 <style>
 body { font: 15px/1.45 system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
 h1 { font-size: 1.4rem; } h2 { font-size: 1.1rem; margin-top: 1.6rem; border-bottom: 1px solid #ddd; }

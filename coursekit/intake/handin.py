@@ -632,7 +632,8 @@ def _skipped_folder_kind(path: Path, in_venv: bool, modules: tuple[str, ...]) ->
         or (in_venv and name in ENVIRONMENT_SUBDIRS)
         or (
             any(os.path.lexists(path / marker) for marker in ENVIRONMENT_MARKERS)
-            and not any(os.path.lexists(path / module) for module in modules)
+            # In any case, as the modules themselves are found (a venv's root lists a handful of entries).
+            and not any(name.lower() in modules for name in os.listdir(path))
         )
     ):
         return "a virtual environment"

@@ -194,7 +194,8 @@ def fill_worksheet(worksheet: MoodleWorksheet, filled: dict[str, tuple[str, str]
 
     Every cell is neutralised against spreadsheet formulas (names and emails are the students' text); Moodle's upload
     reads only Identifier, Grade, Last modified (grade) and the feedback columns, none of which starts as a formula
-    (Last modified (grade) may be ``-``, kept as it is).
+    (Last modified (grade) may be ``-``, kept as it is; so is the Feedback comments cell of a row not filled in, the
+    course staff's own text). Carriage returns inside cells become line feeds, which the writer quotes.
     """
     grade, feedback = worksheet.index(GRADE), worksheet.index(FEEDBACK_COMMENTS)
     modified = worksheet.index(LAST_MODIFIED_GRADE)
@@ -211,9 +212,16 @@ def fill_worksheet(worksheet: MoodleWorksheet, filled: dict[str, tuple[str, str]
             cells[grade] = new_grade
             if feedback is not None:
                 cells[feedback] = new_feedback
+        # Python's csv quotes a cell holding "\n" (the line end) but not a bare "\r", which every reader takes for a
+        # line break; Moodle's reader turns line ends into "\n" anyway.
+        cells = [cell.replace("\r\n", "\n").replace("\r", "\n") for cell in cells]
         written = neutralise_csv_row(cells)
         if modified is not None and cells[modified] == "-":
             # Moodle's "never graded": a lone minus, which no spreadsheet runs, kept as the upload expects it.
             written[modified] = "-"
+        if feedback is not None and row.participant_id not in filled:
+            # The course staff's own comment, as Moodle wrote it: the upload saves a comment that differs from
+            # Moodle's, so a leading ' would be written into the student's feedback.
+            written[feedback] = cells[feedback]
         writer.writerow(written)
     return out.getvalue()
