@@ -1,7 +1,7 @@
 """nbgrader: the grading kernel's scores, `coursekit grade`'s verdicts in the gradebook, and the stock CLI.
 
 - `notebook_exercise_score`: what a test cell's hidden part calls while `nbgrader autograde` runs a notebook, so
-  nbgrader gives each exercise the points `coursekit grade` gives it (with no sandbox: nbgrader's trust model).
+  nbgrader gives each exercise the points `coursekit grade` gives it (with no sandbox: nbgrader's own way of trusting the code).
 - `write_gradebook`: the safe path. `coursekit grade` grades the collected notebooks in its sandbox, and this writes
   its points into nbgrader's gradebook (its Gradebook API), for formgrader and `nbgrader export`.
 - `nbgrader_environment`, `run_nbgrader`, `gradebook_scores`: running the stock nbgrader CLI on a built course
@@ -99,7 +99,7 @@ def notebook_exercise_score(exercise_id: str, *, notebook: str) -> float:
     Called by a test cell's hidden part while `nbgrader autograde` runs the notebook: the file on disk (the hand-in
     as autograde restored it) goes through the same intake and the same graders as in `coursekit grade`, at the
     graders' own check weights, and the cell shows the sum, which nbgrader takes as the cell's partial credit. The
-    student's code runs in this kernel, with no sandbox: nbgrader's own trust model. The first test cell of a part
+    student's code runs in this kernel, with no sandbox, as nbgrader always runs it. The first test cell of a part
     grades the whole part, as one sandboxed worker session does; the other cells of the part read its points.
     """
     course_dir = _course_folder()
@@ -169,7 +169,7 @@ def _grade_part(notebook: Path, *, part: str, course_dir: Path) -> dict[str, flo
                     [*grader_arguments(graders_dir), "-p", "no:terminal"], plugins=[plugin, _OnePart(plugin, part)]
                 )
         finally:
-            # The graders and the hand-in's modules keep plain names (test_model, model): the next run imports its own.
+            # The graders and the hand-in's modules keep plain names (test_<part>, <module>): the next run imports its own.
             for name, module in list(sys.modules.items()):
                 origin = str(getattr(module, "__file__", None) or "")
                 if origin.startswith((str(graders_dir), str(handin.directory.resolve()), scratch)):

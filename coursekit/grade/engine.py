@@ -487,7 +487,7 @@ class CanaryFailed(CourseMistake):
     """The reference solutions did not get full marks: the course is broken, not the class."""
 
 
-# How a part's timeout reads (coursekit.sandbox.pool): "softplus did not return within 60 s".
+# How a part's timeout reads (coursekit.sandbox.pool): "<function> did not return within 60 s".
 TIMEOUT_MESSAGE = "did not return within"
 
 

@@ -10,7 +10,7 @@ and `release` all read the graders' points from here (`collect_graders`): one so
 from __future__ import annotations
 
 import ast
-import concurrent.futures
+import concurrent.futures.process
 import contextlib
 import dataclasses
 import functools
@@ -100,7 +100,9 @@ def _collect_cached(graders_dir: Path, _content: str) -> GraderCollection:
     if syntax:  # pytest would report the first of them buried in its own traceback
         return GraderCollection(tests=(), errors=tuple(syntax))
     context = multiprocessing.get_context("fork")
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as executor:
+    # The submodule by its own name: pytester's in-process runs drop modules first imported inside them, and
+    # the package's cached ProcessPoolExecutor would then pickle work items of a module no longer imported.
+    with concurrent.futures.process.ProcessPoolExecutor(1, mp_context=context) as executor:
         return executor.submit(_collect, graders_dir).result()
 
 

@@ -138,7 +138,7 @@ def test_release_gives_the_students_this_course(release: Path, course_dir: Path)
     for name in ("linear_model.py", "gradient_descent.py"):
         assert (student / name).read_text() == (course_dir / "exercises" / name).read_text()
     readme = (student / "README.md").read_text()
-    assert "chapter 5" in readme and "| 2.1 | `gradient_descent.py` | `training_loop` |" in readme
+    assert "chapter 5" in readme and "| 2.1 | `ex2_1` | `gradient_descent.py` | `training_loop` |" in readme
     requirements = (student / "requirements.txt").read_text().splitlines()
     pins = dict(line.split(";")[0].split("==") for line in requirements if "==" in line and not line.startswith("#"))
     assert f'"torch=={pins["torch"]}"' in (REPO / "pyproject.toml").read_text()  # the kit's own pins: graders run them
