@@ -11,7 +11,6 @@ import contextlib
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +30,7 @@ from coursekit.author.notebook import (
     filled_notebook,
     grade_cell_id,
 )
+from coursekit.author.release import collect_student_files
 from coursekit.config import load_course
 
 COURSE_YML = """
@@ -327,11 +327,9 @@ def graders_points(paths: list[Path]) -> dict[str, dict[str, float]]:
 
 def public_tests_pass(files: dict[str, str], folder: Path) -> tuple[bool, str]:
     """Whether `pytest` in a student folder holding these modules passes the public tests."""
-    shutil.copytree(REPO / "exercises" / "tests", folder / "tests")
-    for name in ("conftest.py", "pytest.ini"):
-        shutil.copy2(REPO / "exercises" / name, folder / name)
-    shutil.copy2(REPO / "data" / "temperature_data.py", folder / "temperature_data.py")
-    shutil.copytree(REPO / "data", folder / "data", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    for name, content in collect_student_files(course_dir=REPO, course=load_course(REPO / "course.yml")).items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(content)
     for name, text in files.items():
         (folder / name).write_text(text, encoding="utf-8")
     result = subprocess.run(
