@@ -281,17 +281,21 @@ print(json.dumps(failed))
 
 def _public_tests_fail(mutants: dict[str, Any], tmp: Path) -> dict[str, bool]:
     """Whether the script release's public tests (`pytest` in the student folder) fail with each mutant's bug."""
+    from coursekit.author.release import collect_student_files
     from coursekit.check.checker import write_mutant_handin
 
+    course = load_course(REPO / "course.yml")
+    release_files = collect_student_files(course_dir=REPO, course=course)
+    part_files = {part.file for part in course.assignment.parts}
     folders = []
     for student, mutant in mutants.items():
         folder = write_mutant_handin(
             mutant=mutant, solutions_dir=REPO / "solutions", data_dir=REPO / "data", target=tmp / student
         )
-        shutil.copytree(REPO / "exercises" / "tests", folder / "tests")
-        for name in ("conftest.py", "pytest.ini"):
-            shutil.copy2(REPO / "exercises" / name, folder / name)
-        shutil.copy2(REPO / "data" / "temperature_data.py", folder / "temperature_data.py")
+        for name, content in release_files.items():  # the student folder around the hand-in's own modules
+            if name not in part_files:
+                (folder / name).parent.mkdir(parents=True, exist_ok=True)
+                (folder / name).write_bytes(content)
         folders.append(str(folder))
     # One process for every folder: torch is imported once.
     result = subprocess.run(
