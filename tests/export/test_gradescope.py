@@ -182,9 +182,9 @@ def test_a_correct_submission_gets_full_marks_in_gradescopes_default_memory(
     assert public and {test["visibility"] for test in public} == {"visible"}
     assert {test["visibility"] for test in results["tests"] if test not in public} == {"after_due_date"}
     assert results["stdout_visibility"] == "hidden"
-    assert (
-        "![Your model after training, beside the measurements](data:image/png;base64,iVBORw0KGgo" in results["output"]
-    )
+    # The picture, embedded, under course.yml's caption.
+    caption = load_course(REPO / "course.yml").chapter.figure_caption
+    assert f"![{caption}](data:image/png;base64,iVBORw0KGgo" in results["output"]
 
 
 def test_a_hand_in_that_allocates_without_end_loses_its_part_not_the_run(autograder_zip: Path, tmp_path: Path) -> None:
