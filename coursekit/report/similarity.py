@@ -155,6 +155,8 @@ def similar_pairs(sources: Mapping[str, str], *, boilerplate: str = "") -> Simil
 def _segments(code: str, slices: Any) -> tuple[Segment, ...]:
     """`code` cut into shared and unshared stretches (copydetect's slices: row 0 starts, row 1 ends)."""
     code = code[:MAX_SHOWN_CHARS]
+    if len(slices) == 0:  # two files that share nothing: copydetect gives a flat empty array, not two empty rows
+        return (Segment(code, shared=False),) if code else ()
     spans = sorted(zip((int(s) for s in slices[0]), (int(e) for e in slices[1]), strict=True))
     segments, at = [], 0
     for start, end in spans:

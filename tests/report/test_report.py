@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from repo_paths import REPO
+from repo_paths import HOSTILE_HANDINS, REPO
 from similarity_styles import copied, correct_styles
 
 from coursekit.config import load_course
@@ -135,6 +135,17 @@ def test_the_copied_handin_ranks_first() -> None:
     assert {top.first, top.second} == {"copier", "rewrite_a"}
     assert top.flagged
     assert not any(pair.flagged for pair in result.pairs[1:] if "copier" not in (pair.first, pair.second))
+
+
+def test_handins_that_share_no_code_are_compared_and_not_flagged() -> None:
+    """A class where one hand-in shares nothing with the rest (here a real attack hand-in) still gets its report."""
+    unrelated = (HOSTILE_HANDINS / "exits_at_call" / "activations.py").read_text()
+    batch = {"correct": correct_styles()["rewrite_a"], "unrelated": unrelated}
+    result = similar_pairs(batch)
+    (pair,) = result.pairs
+    assert pair.shares == (0.0, 0.0) and not pair.flagged
+    assert "".join(segment.text for segment in pair.segments[1]).strip() == unrelated.strip()
+    assert not any(segment.shared for segments in pair.segments for segment in segments)
 
 
 def test_student_text_is_escaped(tmp_path: Path) -> None:
