@@ -34,7 +34,8 @@ typecheck: env
 	$(BIN)/mypy
 
 test: lint typecheck
-	$(BIN)/python -m pytest tests
+	# The slowest tests, listed at the end, show where CI time goes.
+	$(BIN)/python -m pytest tests --durations=30
 
 clean:
 	rm -rf $(VENV) out build .pytest_cache .mypy_cache .ruff_cache

@@ -5,6 +5,7 @@ model.py. They train with `PlainSGD`, torch.optim.SGD written out: torch's own o
 first use, a second or more of every run; your training_loop works the same with either.
 """
 
+import copy
 from collections.abc import Iterable
 
 import matplotlib.pyplot as plt
@@ -126,6 +127,52 @@ def test_3_2_training_loop_first_loss_is_the_untrained_models(book_data: tuple[T
     assert abs(history["train"][0] - expected) <= 1e-4 * max(1.0, expected), (
         f'history["train"][0] should be the training loss before the first step, {expected:.4f}, '
         f"got {history['train'][0]:.4f}: compute the loss from the model's output, then zero_grad, backward, step"
+    )
+
+
+def sgd_losses(model: nn.Module, x: Tensor, y: Tensor, n_steps: int, *, accumulate: bool) -> list[float]:
+    """The training loss before each of n_steps SGD steps (lr 1e-3) on a copy of model: with fresh gradients each
+    step, or (accumulate=True) with every earlier step's gradients added in, as when zero_grad is never called."""
+    model = copy.deepcopy(model)
+    params = list(model.parameters())
+    total = [torch.zeros_like(param) for param in params]
+    losses = []
+    for _ in range(n_steps):
+        loss = nn.MSELoss()(model(x), y)
+        losses.append(loss.item())
+        grads = torch.autograd.grad(loss, params)
+        with torch.no_grad():
+            for param, grad, summed in zip(params, grads, total, strict=True):
+                summed.mul_(1.0 if accumulate else 0.0).add_(grad)
+                param.sub_(1e-3 * summed)
+    return losses
+
+
+@pytest.mark.ex3_2
+def test_3_2_training_loop_takes_one_sgd_step_per_epoch(book_data: tuple[Tensor, Tensor]) -> None:
+    t_c, t_u = book_data
+    x, y = 0.1 * t_u[TRAIN_INDICES], t_c[TRAIN_INDICES]
+    torch.manual_seed(0)
+    expected = sgd_losses(chapter_model(), x, y, 3, accumulate=False)
+    torch.manual_seed(0)
+    accumulated = sgd_losses(chapter_model(), x, y, 3, accumulate=True)
+    torch.manual_seed(0)  # the same initial weights again
+    _, history = train_on_book_data(book_data, n_epochs=3)
+    got = history["train"]
+
+    def close(losses: list[float]) -> bool:
+        return len(got) == len(losses) and all(
+            abs(a - b) <= 1e-4 * max(1.0, abs(b)) for a, b in zip(got, losses, strict=True)
+        )
+
+    assert close(expected), (
+        f'history["train"] for 3 epochs should be the loss before each of 3 SGD steps, {[round(v, 4) for v in expected]}, '
+        f"got {[round(v, 4) for v in got]}: "
+        + (
+            "the gradients add up from epoch to epoch: call optimizer.zero_grad() before loss.backward()"
+            if close(accumulated)
+            else "each epoch should run one forward pass, optimizer.zero_grad(), loss.backward() and one optimizer.step()"
+        )
     )
 
 

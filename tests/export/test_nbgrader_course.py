@@ -193,7 +193,7 @@ def test_hidden_tests_do_not_spell_out_a_solution(source_notebook: nbformat.Note
             "        history['val'].append(loss_fn(model(t_u_val), t_c_val).item())\n"
             "    return history\n",
             "test_3_2_training_loop",
-            "should go down",
+            "the gradients add up from epoch to epoch",
         ),
         (
             "ex2_2_count_parameters",
