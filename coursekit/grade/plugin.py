@@ -50,7 +50,7 @@ class Verdict:
     # True when the check mirrors a public test (marked @pytest.mark.public): its hint tells nothing new.
     public: bool = False
     # For the instructor alone, when the grader broke: its exception and the grader line that raised it,
-    # "KeyError: 'held_out' at graders/test_training.py:414".
+    # "KeyError: 'held_out' at graders/test_grader.py:414".
     grader_exception: str = ""
 
 
@@ -169,7 +169,7 @@ class GradingPlugin:
 
 
 def where_raised(excinfo: pytest.ExceptionInfo[BaseException], graders_dir: Path) -> str:
-    """ "KeyError: 'x' at graders/test_training.py:414": the exception and the deepest grader line it passed."""
+    """ "KeyError: 'x' at graders/test_grader.py:414": the exception and the deepest grader line it passed."""
     error = excinfo.value
     what = "".join(traceback.format_exception_only(type(error), error)).strip().splitlines()
     text = what[-1] if what else type(error).__name__

@@ -80,7 +80,7 @@ class GraderTest:
 @dataclasses.dataclass(frozen=True)
 class GraderCollection:
     tests: tuple[GraderTest, ...]
-    # "graders/test_model.py:431: SyntaxError: invalid syntax", one per file that could not be collected.
+    # "graders/test_grader.py:431: SyntaxError: invalid syntax", one per file that could not be collected.
     errors: tuple[str, ...]
 
 
@@ -107,7 +107,7 @@ def _collect_cached(graders_dir: Path, _content: str) -> GraderCollection:
 
 
 def _shown(path: Path, graders_dir: Path) -> str:
-    """A grader's path as the instructor knows it: graders/test_model.py."""
+    """A grader's path as the instructor knows it: graders/test_grader.py."""
     with contextlib.suppress(ValueError):
         return path.resolve().relative_to(graders_dir.parent).as_posix()
     return str(path)
@@ -156,7 +156,7 @@ class _Collector:
 
 
 def collection_error(report: pytest.CollectReport, graders_dir: Path) -> str:
-    """`graders/test_model.py:431: NameError: name 'x' is not defined`: the deepest grader frame and the error."""
+    """`graders/test_grader.py:431: NameError: name 'x' is not defined`: the deepest grader frame and the error."""
     where = report.nodeid or graders_dir.name
     chain = getattr(report.longrepr, "chain", None)
     if not chain:
