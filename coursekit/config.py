@@ -10,6 +10,7 @@ checks) are all read from here.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
@@ -182,6 +183,12 @@ class Release(_Strict):
     scripts: list[Script] = Field(default_factory=list)
 
 
+def derived_seed(seed: int, name: str) -> int:
+    """A 63-bit seed from a course's seed and a name, the same in every process."""
+    digest = hashlib.sha256(f"{seed}:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") % 2**63
+
+
 class Course(_Strict):
     title: str
     book: Book
@@ -201,6 +208,11 @@ class Course(_Strict):
     gradescope: Gradescope = Field(default_factory=Gradescope)
     # None: a late hand-in is flagged in its feedback and the report, and loses nothing.
     late_policy: LatePolicy | None = None
+
+    def seed_for(self, name: str) -> int:
+        """A seed from course.yml's `seed` and a name (a grader test's node id, an input's name): a new seed
+        refreshes every input, and every hand-in of a class meets the same ones."""
+        return derived_seed(self.seed, name)
 
     @model_validator(mode="after")
     def _valid_files(self) -> Course:

@@ -22,6 +22,7 @@ from typing_extensions import TypedDict
 from coursekit.sandbox.probes import (
     STRICT_ANSWER,
     AnyTensor,
+    Failed,
     Handin,
     StudentFailure,
     call_student,
@@ -160,14 +161,9 @@ class _Split(TypedDict):
     val: AnyTensor
 
 
-class _SplitFailure(TypedDict):
-    __pydantic_config__ = STRICT_ANSWER  # type: ignore[misc]
-    failure: StrictStr
-
-
 class _SplitIndices(TypedDict):
     __pydantic_config__ = STRICT_ANSWER  # type: ignore[misc]
-    results: list[_Split | _SplitFailure]
+    results: list[_Split | Failed]
 
 
 @probe("split_indices", answer=_SplitIndices, function="split_indices")

@@ -1,7 +1,11 @@
 """Hidden graders for Exercise 1, the activation functions (part `activations`, 30 points, 5 per function).
 
-Every check sends inputs chosen here to the student's function through the `value_and_grad` probe and judges
-the plain data that comes back against torch's own activation, computed in this process:
+Every check sends inputs chosen here to the student's function through the `value_and_grad_calls` probe and
+judges the plain data that comes back against torch's own activation, computed in this process. Before an
+activation's first check, the calls of all its checks go in one request (about ten round trips become one); a
+check asks for any call not answered yet itself. Each call is answered as a request of its own would be, so the
+verdicts are the same; but a call that hangs or ends the worker now costs the function's earlier checks too, as it
+already cost every later check of the part. The inputs:
 - random inputs at six scales, |x| <= 40, kept clear of kinks (there the finite-difference check runs too);
 - special points, in every value and gradient check: 0, -0, the smallest subnormal and normal numbers, 1e-30,
   1e-8, 1e-4 (each signed), every kink and branch boundary (relu at 0, hardtanh at its bounds, softplus where
@@ -17,8 +21,11 @@ names the function can reach. The operators the student's process says it ran ca
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import inspect
 import math
+import weakref
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -28,8 +35,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from coursekit.config import Course
 from coursekit.grade.source_check import UNKNOWN_ROOT, HandinSource, Reference
-from coursekit.sandbox.student import Student
+from coursekit.sandbox.student import Student, StudentCrash, StudentError, StudentTimeout, failure_of
 
 # A fresh stream per grading run: a hand-in cannot be tuned to fixed inputs.
 # Reseeded before every test from course.yml's seed and the test's name (graders/conftest.py).
@@ -368,12 +376,157 @@ def _overflow_text(activation: Activation, x: float, kwargs: dict[str, Any], dty
     return f"{cause}: {activation.stable_hint}"
 
 
-def _probe(
-    student: Student, activation: Activation, x: Tensor, kwargs: dict[str, Any], grad_output: Tensor | None
-) -> dict[str, Any]:
-    return student.run(
-        "value_and_grad", function=f"activations.{activation.name}", x=x, kwargs=kwargs, grad_output=grad_output
-    )
+# --- probe calls: an activation's calls in one request ---------------------------------------------------
+
+
+class Call(NamedTuple):
+    """One call of the student's function: f(x, **kwargs), and its vector-Jacobian product with grad_output."""
+
+    x: Tensor
+    kwargs: dict[str, Any]
+    grad_output: Tensor | None
+
+
+Answer = dict[str, Any] | StudentError
+CallKey = tuple[Any, ...]
+
+# Every answer a hand-in gave, by what was asked (the same call in two checks is asked once): keyed by the student
+# object, so each hand-in gets its own and nothing outlives its handle.
+_ANSWERS: weakref.WeakKeyDictionary[Any, dict[CallKey, Answer]] = weakref.WeakKeyDictionary()
+
+
+# The activations whose calls were asked for together, per student object.
+_PLANNED: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+
+
+def _tensor_key(tensor: Tensor) -> CallKey:
+    return (str(tensor.dtype), tuple(tensor.shape), tensor.numpy().tobytes())
+
+
+def _call_key(function: str, call: Call) -> CallKey:
+    grad_output = None if call.grad_output is None else _tensor_key(call.grad_output)
+    return (function, _tensor_key(call.x), repr(sorted(call.kwargs.items())), grad_output)
+
+
+def _answers_of(student: Student) -> dict[CallKey, Answer]:
+    try:
+        return _ANSWERS.setdefault(student, {})
+    except TypeError:  # a handle that cannot be weakly referenced is simply not cached
+        return {}
+
+
+def _fetch(student: Student, function: str, calls: list[Call], answers: dict[CallKey, Answer]) -> None:
+    """Ask for `calls` in one `value_and_grad_calls` request and keep each answer (a failure as its StudentError).
+
+    A batch answer that is not of its form (a hand-in that replaced the probes) is asked again one call per
+    request, so each call's answer is judged on its own, as without the batch. A timeout or a crash ends the
+    part's worker: it is raised, as the first call would have raised it."""
+    try:
+        batch: list[dict[str, Any]] | None = student.run(
+            "value_and_grad_calls", function=function, calls=[call._asdict() for call in calls]
+        )["answers"]
+        if batch is not None and len(batch) != len(calls):
+            batch = None
+    except (StudentTimeout, StudentCrash):
+        raise
+    except StudentError:
+        batch = None
+    for at, call in enumerate(calls):
+        key = _call_key(function, call)
+        if batch is not None:
+            answer = batch[at]
+            answers[key] = failure_of(answer["failure"]) if "failure" in answer else answer
+            continue
+        try:
+            answers[key] = student.run("value_and_grad", function=function, **call._asdict())
+        except (StudentTimeout, StudentCrash):
+            raise
+        except StudentError as error:
+            answers[key] = error
+
+
+def _probe_all(student: Student, activation: Activation, calls: list[Call]) -> list[Answer]:
+    """The student's answer to each call (or the StudentError it got): those fetched before for this student,
+    the rest in one request."""
+    function = f"activations.{activation.name}"
+    answers = _answers_of(student)
+    missing = {_call_key(function, call): call for call in calls}
+    for key in answers.keys() & missing.keys():
+        del missing[key]
+    if missing:
+        _fetch(student, function, list(missing.values()), answers)
+    return [answers[_call_key(function, call)] for call in calls]
+
+
+def _answer(answer: Answer) -> dict[str, Any]:
+    """An answer as a check reads it: the student's failure raised where the check meets it."""
+    if isinstance(answer, StudentError):
+        raise answer
+    return answer
+
+
+class _Planned(Exception):
+    """Raised by _Planner at a check's request, carrying the calls the check makes."""
+
+    def __init__(self, arguments: dict[str, Any]) -> None:
+        super().__init__("planned")
+        self.arguments = arguments
+
+
+class _Planner:
+    """A stand-in student that stops a check at its request: what the check would ask, without judging."""
+
+    def run(self, probe: str, /, **arguments: Any) -> dict[str, Any]:
+        raise _Planned(arguments)
+
+
+def _planned_calls(item: pytest.Item, course: Course) -> list[Call]:
+    """The calls `item`'s check makes, drawn as its own run draws them (its seed, from its node id)."""
+    function = getattr(item, "function", None)
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if function is None:
+        return []
+    _GENERATOR.manual_seed(course.seed_for(item.nodeid))
+    arguments = {"student": _Planner(), "handin_source": None, **params}
+    try:
+        function(**{name: arguments[name] for name in inspect.signature(function).parameters})
+    except _Planned as planned:
+        return [Call(**call) for call in planned.arguments.get("calls", [])]
+    except Exception:  # a check that cannot be planned simply asks for its own calls when it runs
+        return []
+    return []
+
+
+def _activation_of(item: pytest.Item) -> Activation | None:
+    name = getattr(getattr(item, "function", None), "__name__", "")
+    return next((a for a in ACTIVATIONS.values() if name.startswith(f"test_{a.name}_")), None)
+
+
+@pytest.fixture(autouse=True)
+def _one_request_per_activation(request: pytest.FixtureRequest, student: Student, course: Course) -> None:
+    """Before an activation's first check for this hand-in, ask every call its checks make in one request: about
+    ten calls of small tensors each, where a round trip costs more than the student's function does."""
+    activation = _activation_of(request.node)
+    try:
+        planned = _PLANNED.setdefault(student, set())
+    except TypeError:  # a handle that cannot be weakly referenced: each check asks for its own calls
+        return
+    if activation is None or activation.name in planned:
+        return
+    planned.add(activation.name)
+    state = _GENERATOR.get_state()
+    try:
+        calls = [
+            call
+            for item in request.session.items
+            if item.module is request.module and _activation_of(item) is activation
+            for call in _planned_calls(item, course)
+        ]
+    finally:
+        _GENERATOR.set_state(state)
+    if calls:
+        with contextlib.suppress(StudentError):  # the check meets the same failure when it asks for itself
+            _probe_all(student, activation, calls)
 
 
 def _torch_value_and_grad(
@@ -539,23 +692,22 @@ def _assert_gradient(
     pytest.fail(message, pytrace=False)
 
 
-def _check_special_points(
-    student: Student,
-    activation: Activation,
-    kwargs: dict[str, Any],
-    dtype: torch.dtype,
-    *,
-    values: bool,
-    gradients: bool,
-    kinks_only: bool = False,
-) -> None:
-    """Value and/or gradient at the special points, as a batch and one of them again as a 0-d tensor."""
+def _special_point_calls(
+    activation: Activation, kwargs: dict[str, Any], dtype: torch.dtype, *, gradients: bool, kinks_only: bool = False
+) -> list[Call]:
+    """The special points as a batch and one of them again as a 0-d tensor (none when there are no points)."""
     points = _special_points(activation, kwargs, dtype, kinks_only=kinks_only)
     if points.numel() == 0:
-        return
-    for x in (points, _scalar_from(points)):
-        grad_output = torch.ones_like(x) if gradients else None
-        result = _probe(student, activation, x, kwargs, grad_output)
+        return []
+    return [Call(x, kwargs, torch.ones_like(x) if gradients else None) for x in (points, _scalar_from(points))]
+
+
+def _judge_special_points(
+    activation: Activation, calls: list[Call], answers: list[Answer], *, values: bool, gradients: bool
+) -> None:
+    """Value and/or gradient at the special points (the calls of _special_point_calls)."""
+    for (x, kwargs, _), answer in zip(calls, answers, strict=True):
+        result = _answer(answer)
         value, grad = _accepted(activation, x, kwargs, torch.ones_like(x))
         if values:
             _assert_values(activation, result["value"], x, kwargs, value)
@@ -567,9 +719,10 @@ def _check_special_points(
 
 def check_value(student: Student, activation: Activation, kwargs: dict[str, Any], dtype: torch.dtype) -> None:
     x = _random_inputs(activation, kwargs, dtype)
-    result = _probe(student, activation, x, kwargs, None)
-    _assert_values(activation, result["value"], x, kwargs, activation.reference(x, **kwargs))
-    _check_special_points(student, activation, kwargs, dtype, values=True, gradients=False)
+    special = _special_point_calls(activation, kwargs, dtype, gradients=False)
+    first, *rest = _probe_all(student, activation, [Call(x, kwargs, None), *special])
+    _assert_values(activation, _answer(first)["value"], x, kwargs, activation.reference(x, **kwargs))
+    _judge_special_points(activation, special, rest, values=True, gradients=False)
 
 
 def check_value_and_gradient(
@@ -577,11 +730,13 @@ def check_value_and_gradient(
 ) -> None:
     x = _random_inputs(activation, kwargs, dtype)
     grad_output = torch.randn(x.shape, generator=_GENERATOR, dtype=torch.float64).to(dtype)
-    result = _probe(student, activation, x, kwargs, grad_output)
+    special = _special_point_calls(activation, kwargs, dtype, gradients=True, kinks_only=True)
+    first, *rest = _probe_all(student, activation, [Call(x, kwargs, grad_output), *special])
+    result = _answer(first)
     value, grad = _torch_value_and_grad(activation, x, kwargs, grad_output)
     _assert_values(activation, result["value"], x, kwargs, value)
     _assert_gradient(activation, result, x, kwargs, grad)
-    _check_special_points(student, activation, kwargs, dtype, values=True, gradients=True, kinks_only=True)
+    _judge_special_points(activation, special, rest, values=True, gradients=True)
 
 
 def check_gradient(student: Student, activation: Activation, dtype: torch.dtype) -> None:
@@ -594,7 +749,9 @@ def check_gradient(student: Student, activation: Activation, dtype: torch.dtype)
     x0 = _random_inputs(activation, {}, dtype)
     x = torch.cat([x0, x0 + _FD_STEP, x0 - _FD_STEP]) if dtype == torch.float64 else x0
     grad_output = torch.randn(x.shape, generator=_GENERATOR, dtype=torch.float64).to(dtype)
-    result = _probe(student, activation, x, {}, grad_output)
+    special = _special_point_calls(activation, {}, dtype, gradients=True)
+    first, *rest = _probe_all(student, activation, [Call(x, {}, grad_output), *special])
+    result = _answer(first)
     _assert_same_layout(activation, result["value"], x)
     _, expected = _torch_value_and_grad(activation, x, {}, grad_output)
     _assert_gradient(activation, result, x, {}, expected)
@@ -612,14 +769,15 @@ def check_gradient(student: Student, activation: Activation, dtype: torch.dtype)
             f"(finite differences give {float(finite_difference.flatten()[worst]):.8g}): does a custom backward, a "
             f".detach() or a .data cut part of the computation out of autograd?"
         )
-    _check_special_points(student, activation, {}, dtype, values=False, gradients=True)
+    _judge_special_points(activation, special, rest, values=False, gradients=True)
 
 
 def check_large_inputs(student: Student, activation: Activation, dtype: torch.dtype) -> None:
     magnitudes = torch.tensor(_LARGE[dtype], dtype=torch.float64)
     x = torch.cat([magnitudes, -magnitudes]).to(dtype)
     grad_output = torch.rand(x.shape, generator=_GENERATOR, dtype=torch.float64).to(dtype) + 0.5
-    result = _probe(student, activation, x, {}, grad_output)
+    (answer,) = _probe_all(student, activation, [Call(x, {}, grad_output)])
+    result = _answer(answer)
     value, grad = _torch_value_and_grad(activation, x, {}, grad_output)
     _assert_values(activation, result["value"], x, {}, value)
     _assert_gradient(activation, result, x, {}, grad)
@@ -643,10 +801,10 @@ def check_shape(student: Student, activation: Activation, case: str) -> None:
         )
     else:
         x = torch.empty(0, 3, dtype=torch.float32)
-    result = _probe(student, activation, x, {}, None)
-    _assert_same_layout(activation, result["value"], x)
     ordinary = torch.tensor(_ORDINARY, dtype=x.dtype)
-    evidence = _probe(student, activation, ordinary, {}, None)["value"]
+    answer, ordinary_answer = _probe_all(student, activation, [Call(x, {}, None), Call(ordinary, {}, None)])
+    _assert_same_layout(activation, _answer(answer)["value"], x)
+    evidence = _answer(ordinary_answer)["value"]
     expected = activation.reference(ordinary)
     close = evidence.shape == ordinary.shape and _worst_mismatch(evidence, expected, _LOOSE_TOLERANCE) is None
     assert close, (
@@ -681,7 +839,8 @@ def _unreadable(reference: Reference) -> bool:
 def check_elementary(student: Student, handin_source: HandinSource, activation: Activation) -> None:
     """The value comes from the student's process; which operations the function can use, from its source here."""
     x = _random_inputs(activation, {}, torch.float32)
-    result = _probe(student, activation, x, {}, None)
+    (answer,) = _probe_all(student, activation, [Call(x, {}, None)])
+    result = _answer(answer)
     # Only a function that computes the activation earns the point for how it computes it.
     _assert_values(activation, result["value"], x, {}, activation.reference(x))
     reach = handin_source.reach("activations", activation.name)

@@ -13,7 +13,6 @@ replay of that mistake ends where the student's loop did.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 import weakref
 from collections.abc import Callable
@@ -23,7 +22,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from coursekit.config import Course
+from coursekit.config import Course, derived_seed
 from coursekit.sandbox.probes import sequential_from_layers
 from coursekit.sandbox.student import Student, StudentError
 
@@ -35,8 +34,7 @@ Layers = list[tuple[str, list[int]]]
 def input_seed(course_seed: int, name: str) -> int:
     """The seed of one of this part's inputs, from course.yml's seed and the input's name: a new seed refreshes
     every input, and every hand-in of a class (and each of its tests) meets the same ones."""
-    digest = hashlib.sha256(f"{course_seed}:training:{name}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") % 2**63
+    return derived_seed(course_seed, f"training:{name}")
 
 
 def build_model(layers: Layers) -> nn.Sequential:

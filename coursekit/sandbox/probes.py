@@ -5,10 +5,10 @@ score. A probe takes plain data (decoded by coursekit.sandbox.wire), calls the s
 returns plain data; the grader in the trusted process judges it. A probe never holds a reference
 solution: the models it builds are generic `nn.Sequential` stacks, so a hand-in cannot borrow them.
 
-The kit's own probes, `call` and `value_and_grad`, work for any contract function. A course registers its
-chapter's probes with `@probe` in the file course.yml names as `chapter.probes` (loaded by
-`load_course_probes`), each with its answer's form, which the trusted side checks before any grader reads an
-answer (coursekit.sandbox.answers).
+The kit's own probes, `call`, `value_and_grad` and `value_and_grad_calls` (many calls in one request), work
+for any contract function. A course registers its chapter's probes with `@probe` in the file course.yml names
+as `chapter.probes` (loaded by `load_course_probes`), each with its answer's form, which the trusted side checks
+before any grader reads an answer (coursekit.sandbox.answers).
 
 The student's modules are imported from the hand-in folder under their file names (`ops.py` as `ops`), so
 `from ops import square` inside another of their modules works.
@@ -295,6 +295,35 @@ def probe_value_and_grad(
         "requires_grad": bool(value.requires_grad),
         "ops": sorted(recorder.ops),
     }
+
+
+class Failed(TypedDict):
+    """The answer form of one call that failed inside a batched request (a course's probes use it too)."""
+
+    __pydantic_config__ = STRICT_ANSWER  # type: ignore[misc]
+    failure: StrictStr
+
+
+class _ValueAndGradCalls(TypedDict):
+    __pydantic_config__ = STRICT_ANSWER  # type: ignore[misc]
+    answers: list[_ValueAndGrad | Failed]
+
+
+@probe("value_and_grad_calls", answer=_ValueAndGradCalls)
+def probe_value_and_grad_calls(handin: Handin, *, function: str, calls: list[dict[str, Any]]) -> dict[str, Any]:
+    """`value_and_grad` for each of `calls` (its x, kwargs and grad_output), answered in order in one request,
+    which saves a round trip per call. Each call runs as a request of its own would, from the same random state;
+    one that fails answers {"failure": message} in its place."""
+    answers: list[dict[str, Any]] = []
+    for call in calls:
+        _reset_random_state()
+        try:
+            answers.append(PROBES["value_and_grad"](handin, function=function, **call))
+        except StudentFailure as failure:
+            answers.append({"failure": wire.fit_text(failure.message)})
+        except BaseException as error:  # as handle_request answers for a request of its own
+            answers.append({"failure": wire.fit_text(describe_exception(error, handin.directory))})
+    return {"answers": answers}
 
 
 def _reset_random_state() -> None:

@@ -39,6 +39,11 @@ class Student(Protocol):
         ...
 
 
+def failure_of(message: str) -> StudentError:
+    """The StudentError for a failure the student's process reported, cut to what a report can carry."""
+    return StudentError(wire.fit_text(message, MAX_FAILURE_CHARS))
+
+
 def answer_of(response: bytes, *, probe: str) -> dict[str, Any]:
     """Decode a worker's response to `probe`, raising StudentError for a failure, for anything that is not plain
     data, and for an answer not of the probe's form (coursekit.sandbox.answers)."""
@@ -52,7 +57,7 @@ def answer_of(response: bytes, *, probe: str) -> dict[str, Any]:
         failure = answer["failure"]
         if type(failure) is not str:
             raise StudentError("the hand-in's code sent back a malformed answer")
-        raise StudentError(wire.fit_text(failure, MAX_FAILURE_CHARS))
+        raise failure_of(failure)
     result = answer["ok"]
     if not isinstance(result, dict):
         raise StudentError("the hand-in's code sent back a malformed answer")

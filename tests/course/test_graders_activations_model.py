@@ -23,7 +23,9 @@ from repo_paths import REPO
 
 from coursekit.config import load_course
 from coursekit.grade.plugin import Verdict
+from coursekit.sandbox import probes
 from coursekit.sandbox.probes import OpRecorder
+from coursekit.sandbox.student import InProcessStudent
 
 pytest_plugins = ("pytester",)
 
@@ -257,6 +259,57 @@ def test_the_reference_gets_exactly_the_parts_points(pytester: pytest.Pytester, 
         assert set(per_exercise.values()) == {5.0}
     else:
         assert per_exercise == {"2.1": 22.0, "2.2": 8.0}
+
+
+def _requests(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The probes the graders ask for from now on, in order."""
+    asked: list[str] = []
+    run = InProcessStudent.run
+
+    def counting(self: InProcessStudent, probe: str, /, **arguments: Any) -> dict[str, Any]:
+        asked.append(probe)
+        return run(self, probe, **arguments)
+
+    monkeypatch.setattr(InProcessStudent, "run", counting)
+    return asked
+
+
+def test_each_activations_checks_ask_for_their_calls_in_one_request(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked = _requests(monkeypatch)
+    verdicts = grade(pytester, tmp_path, "activations", {})
+    assert score(verdicts) == POINTS["activations"], failures(verdicts)
+    # Six functions, one request each, where one request per call made 68.
+    assert asked == ["value_and_grad_calls"] * 6
+
+
+# Appended to the reference: the batch probe answers nothing of its form, the one-call probe is left alone.
+BREAKS_THE_BATCH_PROBE = """
+
+from coursekit.sandbox import probes as _probes
+
+_probes.PROBES["value_and_grad_calls"] = lambda handin, **arguments: {"answers": "none of your business"}
+"""
+
+
+def test_a_handin_that_breaks_the_batch_probe_is_judged_call_by_call(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A malformed batch answer does not cost every check: each call is asked again on its own and judged. Only
+    the elementary points go, as for any module that reaches into the grading kit."""
+    asked = _requests(monkeypatch)
+    # The hand-in runs in this process here: its replacement is undone when the test ends.
+    monkeypatch.setitem(probes.PROBES, "value_and_grad_calls", probes.PROBES["value_and_grad_calls"])
+    source = _reference("activations.py") + BREAKS_THE_BATCH_PROBE
+    verdicts = grade(pytester, tmp_path, "activations", {"activations.py": source})
+    lost_checks = [v for v in verdicts if not v.passed]
+    assert all(
+        v.name.endswith("is built from elementary operations, not torch's own " + v.name.split()[1])
+        for v in lost_checks
+    )
+    assert all("part of the grading kit" in v.message for v in lost_checks) and len(lost_checks) == 6
+    assert asked.count("value_and_grad") >= 60
 
 
 @pytest.mark.parametrize(

@@ -58,6 +58,16 @@ def probe_requests() -> list[tuple[str, dict[str, object]]]:
     return [
         ("call", {"function": "activations.tanh", "args": [x], "kwargs": {}}),
         ("value_and_grad", {"function": "activations.softplus", "x": x, "kwargs": {"beta": 2.0}, "grad_output": x}),
+        (
+            "value_and_grad_calls",
+            {
+                "function": "activations.hardtanh",
+                "calls": [
+                    {"x": x, "kwargs": {}, "grad_output": None},
+                    {"x": x.double(), "kwargs": {"min_val": -2.0, "max_val": 3.0}, "grad_output": x.double()},
+                ],
+            },
+        ),
         ("model_structure", {"n_hidden": 5}),
         ("count_parameters", {"layers": LAYERS, "frozen": ["0.bias"]}),
         (
@@ -101,6 +111,30 @@ def test_a_correct_handin_answers_like_in_process(pool: WorkerPool, handin: Path
             if probe == "model_structure":  # a fresh model's weights are random in each process
                 answer.pop("state"), expected.pop("state")
             assert_same(answer, expected)
+
+
+def test_calls_in_one_request_are_answered_as_requests_of_their_own(tmp_path: Path) -> None:
+    """value_and_grad_calls answers each call as value_and_grad would, in order; a call that fails answers its
+    failure in its place and the calls after it still run."""
+    (tmp_path / "ops.py").write_text(
+        "import torch\n"
+        "def f(x, scale=1.0):\n"
+        "    if x.dim() == 0:\n"
+        "        raise ValueError('no scalars here')\n"
+        "    return torch.exp(x * scale) + torch.rand(())  # the random state is reset for every call\n"
+    )
+    student = InProcessStudent(tmp_path)
+    x = torch.linspace(-2, 2, 5, dtype=torch.float64)
+    calls = [
+        {"x": x, "kwargs": {}, "grad_output": torch.ones_like(x)},
+        {"x": torch.tensor(1.0), "kwargs": {}, "grad_output": None},
+        {"x": x, "kwargs": {"scale": 2.0}, "grad_output": None},
+    ]
+    answers = student.run("value_and_grad_calls", function="ops.f", calls=calls)["answers"]
+    assert len(answers) == 3
+    assert answers[1] == {"failure": "ops.py, line 4, in f: ValueError: no scalars here"}
+    for answer, call in zip(answers[::2], calls[::2], strict=True):
+        assert_same(answer, student.run("value_and_grad", function="ops.f", **call))
 
 
 def test_a_timeout_costs_only_its_session(tmp_path: Path, handin: Path) -> None:
