@@ -45,6 +45,7 @@ from coursekit.grade.preflight import (
     collection_error,
     grader_arguments,
     verify_course,
+    verify_course_files,
 )
 from coursekit.grade.preflight import grader_points as grader_points
 from coursekit.grade.results import (
@@ -381,9 +382,8 @@ def grade_class(
     started = time.perf_counter()
     course_dir = course_dir.resolve()
     course = load_course(course_dir / "course.yml")
-    _import_grading_libraries()  # once here: the collection below forks from this process, and so do the graders
-    verify_course(course_dir, course)
     limits = limits or course.limits
+    verify_course_files(course_dir, course)  # the rest of verify_course runs beside the workers' start
     jobs = jobs or os.cpu_count() or 1
     entries, skipped_entries = discover_handins(submissions_dir=submissions_dir)
     if student is not None:
@@ -392,7 +392,6 @@ def grade_class(
             raise UnknownStudentError(f"no hand-in for student {student!r} in {submissions_dir}")
     lateness = read_late_csv(submissions_dir)
     late_flags = {student_id: entry.late for student_id, entry in lateness.items()}
-    out_dir.mkdir(parents=True, exist_ok=True)
     shared = course_fingerprint(course_dir, course)
     results: dict[str, StudentResult] = {}
     resumed: list[str] = []
@@ -422,8 +421,15 @@ def grade_class(
                 limits=limits, scratch_dir=scratch / "workers", slots=slots, isolation=isolation, probes_file=probes
             )
             stack.enter_context(pool)
+            if todo:
+                # The workers take seconds to start (torch, in their sandboxes): they start now, beside this
+                # process's own imports and the course's checks, rather than after them.
+                pool.start()
         elif pool.probes_file != (None if probes is None else probes.resolve()):
             raise ValueError(f"the worker pool was started with {pool.probes_file}, not the course's probes {probes}")
+        _import_grading_libraries()  # once here: the collection below forks from this process, and so do the graders
+        verify_course(course_dir, course)  # a course mistake stops the batch before OUT is even made
+        out_dir.mkdir(parents=True, exist_ok=True)
         done = len(resumed)
         batch = _grade_all(
             todo,

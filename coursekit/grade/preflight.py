@@ -268,10 +268,32 @@ def _is_thresholds(node: ast.expr) -> bool:
     return isinstance(node, ast.Attribute) and node.attr == THRESHOLDS_ATTRIBUTE
 
 
+def missing_files(course_dir: Path, course: Course) -> list[str]:
+    """The files course.yml names (given modules, data, the chapter's code) that are not in the course folder."""
+    chapter = course.chapter
+    named = [("given", path) for path in course.given] + [("data", path) for path in course.data]
+    named += [(f"chapter.{key}", getattr(chapter, key)) for key in ("probes", "figure", "notebook_finale")]
+    return [
+        f"course.yml's {key}: {path} is not a file in {course_dir}"
+        for key, path in named
+        if path is not None and not (course_dir / path).is_file()
+    ]
+
+
+def verify_course_files(course_dir: Path, course: Course) -> None:
+    """Raise CourseMistake when a file course.yml names is missing: the check that needs no grader run."""
+    problems = missing_files(course_dir.resolve(), course)
+    if problems:
+        raise CourseMistake("\n".join(problems))
+
+
 def course_problems(course_dir: Path, course: Course | None = None) -> list[str]:
     """Everything wrong with the course that no grading would reveal fairly; [] when it may be graded."""
     course_dir = course_dir.resolve()
     course = course or load_course(course_dir / "course.yml")
+    missing = missing_files(course_dir, course)
+    if missing:
+        return missing
     graders = course_dir / "graders"
     if not (graders / "pytest.ini").is_file():
         return [f"{graders}/pytest.ini not found: the graders run with that configuration only"]

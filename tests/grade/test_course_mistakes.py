@@ -90,6 +90,19 @@ def test_points_off_by_one_stop_grade_export_and_release(tmp_path: Path) -> None
     assert not (tmp_path / "release").exists()
 
 
+def test_a_file_course_yml_names_but_the_course_lacks_is_named_before_anything_is_graded(tmp_path: Path) -> None:
+    """The given module every hand-in is graded beside, missing: one line naming course.yml's key, no traceback
+    from deep in intake, no OUT folder."""
+    course = course_copy(tmp_path)
+    (course / "data" / "temperature_data.py").unlink()
+    out = tmp_path / "out"
+
+    run = grade(course, submissions(tmp_path, alice="solutions"), out)
+    assert run.returncode == 1
+    assert error_lines(run) == [f"error: course.yml's given: data/temperature_data.py is not a file in {course}"]
+    assert not out.exists()
+
+
 def test_an_unknown_threshold_name_names_the_course_yml_line(tmp_path: Path) -> None:
     course = course_copy(tmp_path)
     course_yml = course / "course.yml"
