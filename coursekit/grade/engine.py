@@ -42,6 +42,7 @@ from coursekit.grade.plugin import GradingPlugin
 from coursekit.grade.preflight import (
     CourseMistake,
     GraderSetupError,
+    collect_graders,
     collection_error,
     grader_arguments,
     verify_course,
@@ -427,8 +428,14 @@ def grade_class(
                 pool.start()
         elif pool.probes_file != (None if probes is None else probes.resolve()):
             raise ValueError(f"the worker pool was started with {pool.probes_file}, not the course's probes {probes}")
-        _import_grading_libraries()  # once here: the collection below forks from this process, and so do the graders
-        verify_course(course_dir, course)  # a course mistake stops the batch before OUT is even made
+        # The graders collected once, here, where the grading processes fork from; the course's checks read that
+        # collection. A course mistake stops the batch before OUT is even made.
+        warm = bool(todo)
+        if warm:
+            _warm_up(course_dir, course)
+        else:
+            _import_grading_libraries()
+        verify_course(course_dir, course)
         out_dir.mkdir(parents=True, exist_ok=True)
         done = len(resumed)
         batch = _grade_all(
@@ -440,6 +447,7 @@ def grade_class(
             late_flags=late_flags,
             keep_going=keep_going,
             reference=reference if canary and todo and reference.is_dir() else None,
+            warm=warm,
             on_canary=lambda: timing.setdefault("canary", time.perf_counter() - started),
         )
         for result in batch:
@@ -525,11 +533,6 @@ def _scratch_space() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-class _NoStudent:
-    def run(self, probe: str, /, **arguments: object) -> dict[str, object]:
-        raise AssertionError("warm-up collects the graders, it runs none")
-
-
 @functools.cache
 def _import_grading_libraries() -> None:
     """What the graders import, once per process, before the collection and the grading processes fork."""
@@ -547,14 +550,10 @@ def _import_grading_libraries() -> None:
 
 def _warm_up(course_dir: Path, course: Course) -> None:
     """Import pytest's machinery, the graders and the course's own code once, before the grading processes fork
-    from this one."""
+    from this one (the collection forgets first any grader modules of the same names, another course's)."""
     load_course_code(course_dir, course)
     _import_grading_libraries()
-
-    plugin = GradingPlugin(course, lambda _part: _NoStudent())
-    captured = io.StringIO()
-    with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
-        pytest.main([*grader_arguments(course_dir / "graders"), "--collect-only"], plugins=[plugin])
+    collect_graders(course_dir / "graders", here=True)
 
 
 def _unpack(
@@ -581,6 +580,7 @@ def _grade_all(
     late_flags: dict[str, bool],
     keep_going: bool = False,
     reference: Path | None = None,
+    warm: bool = False,
     on_canary: Callable[[], object] | None = None,
 ) -> Iterator[StudentResult]:
     """Yield each student's result as soon as it is ready, in completion order; with `reference`, only once that
@@ -605,7 +605,7 @@ def _grade_all(
         )
         canary = ("reference solutions", folder, problems, False)
     graded = _grade_unpacked(
-        unpacked, pool=pool, course=course, course_dir=course_dir, keep_going=keep_going, canary=canary
+        unpacked, pool=pool, course=course, course_dir=course_dir, keep_going=keep_going, canary=canary, warm=warm
     )
     if canary is not None:
         next(graded)  # None once the canary got full marks; CanaryFailed if it did not
@@ -623,21 +623,22 @@ def _grade_unpacked(
     course_dir: Path,
     keep_going: bool = False,
     canary: Task | None = None,
+    warm: bool = False,
 ) -> Iterator[StudentResult | None]:
     """Grade hand-in folders ready to grade; yield results as they finish. With `canary`, the first item yielded
-    is None once the canary got full marks (CanaryFailed if not), and no result comes before it."""
+    is None once the canary got full marks (CanaryFailed if not), and no result comes before it. `warm`: this
+    process warmed up for the course already (`_warm_up`)."""
     global _batch_pool, _batch_course_dir, _batch_keep_going
     if not unpacked and canary is None:
         return
     # Grader modules keep their plain names (test_model, ...) in sys.modules: another course's, graded earlier in
     # this process, would stand in for these, and these for a later one's.
     grader_modules = [path.stem for path in (course_dir / "graders").glob("*.py")]
-    for name in grader_modules:
-        sys.modules.pop(name, None)
     try:
         # The warm workers start (in their sandboxes) while this process warms up the graders: both take seconds.
         pool.start()
-        _warm_up(course_dir, course)
+        if not warm:
+            _warm_up(course_dir, course)
         for slot in range(pool.slots):
             pool.worker(slot)
         _batch_pool, _batch_course_dir, _batch_keep_going = pool, course_dir, keep_going

@@ -13,7 +13,6 @@ import ast
 import concurrent.futures.process
 import contextlib
 import dataclasses
-import functools
 import io
 import math
 import multiprocessing
@@ -84,21 +83,31 @@ class GraderCollection:
     errors: tuple[str, ...]
 
 
-def collect_graders(graders_dir: Path) -> GraderCollection:
+# Collections by (graders folder, digest of its files): a changed grader is collected again.
+_COLLECTIONS: dict[tuple[Path, str], GraderCollection] = {}
+
+
+def collect_graders(graders_dir: Path, *, here: bool = False) -> GraderCollection:
     """Every grader test under `graders_dir`, collected (not run), and every file that would not parse or collect.
 
     Cached by the graders' content. Collected in a forked process, which forgets any grader modules it inherited:
     they keep their plain names (test_ops, ...) in sys.modules, so another course's graders would clash with these.
+    With `here`, collected in this process, cache or not, and the grader modules stay imported: grade's warm-up,
+    which the grading processes fork from, and whose collection the course's checks then reuse.
     """
     graders_dir = graders_dir.resolve()
-    return _collect_cached(graders_dir, digest_files(files_below(graders_dir), root=graders_dir))
+    key = (graders_dir, digest_files(files_below(graders_dir), root=graders_dir))
+    if here or key not in _COLLECTIONS:
+        _COLLECTIONS[key] = _collected(graders_dir, here=here)
+    return _COLLECTIONS[key]
 
 
-@functools.cache
-def _collect_cached(graders_dir: Path, _content: str) -> GraderCollection:
+def _collected(graders_dir: Path, *, here: bool) -> GraderCollection:
     syntax = _syntax_errors(graders_dir)
     if syntax:  # pytest would report the first of them buried in its own traceback
         return GraderCollection(tests=(), errors=tuple(syntax))
+    if here:
+        return _collect(graders_dir)
     context = multiprocessing.get_context("fork")
     # The submodule by its own name: pytester's in-process runs drop modules first imported inside them, and
     # the package's cached ProcessPoolExecutor would then pickle work items of a module no longer imported.
@@ -269,10 +278,11 @@ def _is_thresholds(node: ast.expr) -> bool:
 
 
 def missing_files(course_dir: Path, course: Course) -> list[str]:
-    """The files course.yml names (given modules, data, the chapter's code) that are not in the course folder."""
+    """The files course.yml names for grading (given modules, data, the chapter's probes and figure) that are not in
+    the course folder. The notebook's finale is the release's to check: grading never reads it."""
     chapter = course.chapter
     named = [("given", path) for path in course.given] + [("data", path) for path in course.data]
-    named += [(f"chapter.{key}", getattr(chapter, key)) for key in ("probes", "figure", "notebook_finale")]
+    named += [(f"chapter.{key}", getattr(chapter, key)) for key in ("probes", "figure")]
     return [
         f"course.yml's {key}: {path} is not a file in {course_dir}"
         for key, path in named
