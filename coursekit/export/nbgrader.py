@@ -142,7 +142,8 @@ class _OnePart:
 
 def _grade_part(notebook: Path, *, part: str, course_dir: Path) -> dict[str, float]:
     """Points per exercise of `part` for the notebook, from the course's graders run in this process."""
-    from coursekit.grade.engine import grader_arguments, load_course_code
+    from coursekit.grade.engine import load_course_code
+    from coursekit.grade.preflight import grader_arguments
     from coursekit.intake.handin import unpack_handin
     from coursekit.sandbox.pool import course_probes_file
     from coursekit.sandbox.student import InProcessStudent

@@ -17,7 +17,6 @@ import contextlib
 import dataclasses
 import functools
 import importlib.util
-import io
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.process
@@ -29,11 +28,9 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from coursekit.config import Course, Limits, load_course
 from coursekit.errors import CoursekitError
@@ -43,8 +40,6 @@ from coursekit.grade.preflight import (
     CourseMistake,
     GraderSetupError,
     collect_graders,
-    collection_error,
-    grader_arguments,
     verify_course,
     verify_course_files,
 )
@@ -56,6 +51,7 @@ from coursekit.grade.results import (
     write_grades_csv,
     write_student_result,
 )
+from coursekit.grade.session import GraderSession, HandinNotGraded, run_graders
 from coursekit.intake.collect import read_late_csv
 from coursekit.intake.handin import discover_handins, unpack_handin
 from coursekit.sandbox.pool import Isolation, WorkerPool, WorkerSession, course_probes_file
@@ -65,81 +61,6 @@ from coursekit.sandbox.student import Student
 
 class UnknownStudentError(CoursekitError, ValueError):
     """``--student`` names no hand-in of the submissions folder."""
-
-
-class HandinNotGraded(Exception):
-    """Grading this hand-in could not finish (its grading process ran out of memory or died): no points are given,
-    the hand-in is marked not graded, and a re-run grades it again."""
-
-
-def _out_of_memory(error: BaseException) -> bool:
-    """A MemoryError, or torch's allocator refusing (it raises RuntimeError)."""
-    return isinstance(error, MemoryError) or (
-        isinstance(error, RuntimeError) and "allocate" in str(error) and "memory" in str(error)
-    )
-
-
-class _MemoryWatch:
-    """Notices a grader test that ran out of the grading process's memory: the hand-in made it, the course did not."""
-
-    def __init__(self) -> None:
-        self.exhausted = False
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        report = yield
-        if call.excinfo is not None and _out_of_memory(call.excinfo.value):
-            self.exhausted = True
-        return report
-
-
-def run_graders(
-    *, graders_dir: Path, course: Course, student_for_part: Callable[[str], Student], handin_dir: Path | None = None
-) -> GradingPlugin:
-    """Run the hidden graders once for one student; return the plugin holding a verdict per grader test.
-
-    pytest is configured only from graders/pytest.ini (`-c`), never from anything inside a hand-in. `handin_dir`:
-    the unpacked hand-in, whose source graders may read (never run) on this side.
-    """
-    plugin = GradingPlugin(course, student_for_part, handin_dir=handin_dir)
-    memory = _MemoryWatch()
-    collection = _CollectionErrors()
-    captured = io.StringIO()
-    with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
-        status = pytest.main(grader_arguments(graders_dir), plugins=[plugin, memory, collection, _NativeTracebacks()])
-    if memory.exhausted:
-        raise HandinNotGraded("grading this hand-in ran out of the grading process's memory")
-    if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        # A broken grader must stop the batch loudly, never grade everyone zero.
-        last = captured.getvalue().strip().splitlines()[-1:]
-        why = "\n".join(collection.errors) or f"pytest stopped ({status!r}): {' '.join(last)}"
-        raise GraderSetupError(f"the graders in {graders_dir} did not run:\n{why}")
-    return plugin
-
-
-class _NativeTracebacks:
-    """Failed checks' tracebacks in Python's own form. pytest's default parses the source of every frame, about
-    0.1 s per failed check (90% of grading the stubs), and no verdict reads it."""
-
-    def pytest_configure(self, config: pytest.Config) -> None:
-        config.option.tbstyle = "native"
-
-
-class _CollectionErrors:
-    """Records the grader files pytest could not collect: without its terminal plugin, pytest says nothing."""
-
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_configure(self, config: pytest.Config) -> None:
-        self.graders_dir = Path(config.rootpath)
-
-    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
-        if report.failed:
-            self.errors.append(collection_error(report, self.graders_dir))
 
 
 # The batch's warm workers, started once in the parent before the grading processes fork from it;
@@ -163,15 +84,22 @@ def _grading_process(connection: multiprocessing.connection.Connection, slot: in
     assert _batch_pool is not None and _batch_course_dir is not None
     # A correct hand-in needs about 300 MB here; an answer is at most the wire's 16 MiB, so graders stay far below.
     _limit_memory(_batch_pool.limits.grading_memory_mb)
+    # pytest configured and the graders collected at the first hand-in, then reused for every other.
+    graders: GraderSession | None = None
     while True:
         try:
             task = connection.recv()
         except EOFError:
-            return
+            task = None
         if task is None:
+            if graders is not None:
+                graders.close()
             return
         student_id, handin_dir, problems, late = task
         try:
+            if graders is None or graders.closed:
+                course_dir = _batch_course_dir
+                graders = GraderSession(graders_dir=course_dir / "graders", course=_course_of(course_dir))
             reply: tuple[str, Any] = (
                 "result",
                 grade_handin(
@@ -183,6 +111,7 @@ def _grading_process(connection: multiprocessing.connection.Connection, slot: in
                     pool=_batch_pool,
                     slot=slot,
                     keep_going=_batch_keep_going,
+                    graders=graders,
                 ),
             )
         except HandinNotGraded as error:
@@ -259,8 +188,10 @@ def grade_handin(
     problems: tuple[str, ...] = (),
     late: bool = False,
     keep_going: bool = False,
+    graders: GraderSession | None = None,
 ) -> StudentResult:
-    """Grade one unpacked hand-in through `pool`'s `slot`: one sandboxed worker session per part.
+    """Grade one unpacked hand-in through `pool`'s `slot`: one sandboxed worker session per part; with
+    `graders`, in that pytest session over the course's graders (a grading process's, reused for each hand-in).
 
     A grader that raises (not the student's code through a probe) is the course's mistake: GraderSetupError, with
     the exception and the grader's line; with `keep_going`, the hand-in is marked not graded instead.
@@ -279,9 +210,15 @@ def grade_handin(
         return sessions[part]
 
     try:
-        plugin = run_graders(
-            graders_dir=course_dir / "graders", course=course, student_for_part=student_for_part, handin_dir=handin_dir
-        )
+        if graders is None:
+            plugin = run_graders(
+                graders_dir=course_dir / "graders",
+                course=course,
+                student_for_part=student_for_part,
+                handin_dir=handin_dir,
+            )
+        else:
+            plugin = graders.run(student_for_part=student_for_part, handin_dir=handin_dir)
     finally:
         for session in sessions.values():
             session.close()

@@ -73,9 +73,18 @@ class GradingPlugin:
     """Supplies `student`, `handin_source` and `course` fixtures and records a Verdict per grader test."""
 
     def __init__(
-        self, course: Course, student_for_part: Callable[[str], Student], handin_dir: Path | None = None
+        self,
+        course: Course,
+        student_for_part: Callable[[str], Student] | None = None,
+        handin_dir: Path | None = None,
     ) -> None:
         self.course_config = course
+        # Each test's (exercise, part, points), by node id: asked for by every fixture and report of the test.
+        self._parts: dict[str, tuple[str, str, float]] = {}
+        self.begin(student_for_part, handin_dir)
+
+    def begin(self, student_for_part: Callable[[str], Student] | None, handin_dir: Path | None = None) -> None:
+        """Start grading a hand-in: no verdicts or attachments yet, and this hand-in's student and source."""
         self.student_for_part = student_for_part
         # Read before any of the student's code runs, from the folder intake wrote (the sandbox never writes it).
         self.source = HandinSource.read(handin_dir) if handin_dir is not None else None
@@ -89,6 +98,11 @@ class GradingPlugin:
         self.pool_failure: str | None = None
 
     def part_of(self, item: pytest.Item) -> tuple[str, str, float]:
+        if item.nodeid not in self._parts:
+            self._parts[item.nodeid] = self._part_of(item)
+        return self._parts[item.nodeid]
+
+    def _part_of(self, item: pytest.Item) -> tuple[str, str, float]:
         marker = closest_marker(item, "points")
         if marker is None:
             raise pytest.UsageError(f"{item.nodeid}: grader tests need @pytest.mark.points(value, exercise=...)")
@@ -102,6 +116,8 @@ class GradingPlugin:
     @pytest.fixture
     def student(self, request: pytest.FixtureRequest) -> Student:
         _, part, _ = self.part_of(request.node)
+        if self.student_for_part is None:
+            raise RuntimeError("this grading run was started without a hand-in")
         return self.student_for_part(part)
 
     @pytest.fixture

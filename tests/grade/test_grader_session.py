@@ -1,0 +1,96 @@
+"""One pytest session over the graders, reused hand-in after hand-in, gives each the verdicts a fresh run gives it.
+
+The hand-ins are real: the solutions, the stubs, hand-written mutants of each part and a hostile hand-in that
+breaks the batched probe, graded back to back in one session in an order where each follows a different one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from repo_paths import HOSTILE_SNIPPETS, REPO
+
+from coursekit.check.checker import load_mutants, write_mutant_handin
+from coursekit.config import Course
+from coursekit.grade.engine import grade_handin
+from coursekit.grade.preflight import GraderSetupError
+from coursekit.grade.session import GraderSession
+from coursekit.sandbox.pool import WorkerPool, course_probes_file
+
+MUTANTS = ("calls-torch-tanh", "ignores-n-hidden", "missing-zero-grad", "plot-labels-swapped")
+
+
+@pytest.fixture(scope="module")
+def handins(tmp_path_factory: pytest.TempPathFactory, course: Course) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("handins")
+    folders = {"solutions": root / "solutions", "stubs": root / "stubs"}
+    shutil.copytree(REPO / "solutions", folders["solutions"], ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(folders["solutions"], folders["stubs"])
+    for part in course.assignment.parts:
+        shutil.copyfile(REPO / "exercises" / part.file, folders["stubs"] / part.file)
+    mutants, problems = load_mutants(
+        mutants_dir=REPO / "graders/mutants", course=course, solutions_dir=REPO / "solutions"
+    )
+    assert not problems
+    for mutant in (m for m in mutants if m.name in MUTANTS):
+        folders[mutant.name] = write_mutant_handin(
+            mutant=mutant, solutions_dir=REPO / "solutions", data_dir=REPO / "data", target=root / mutant.name
+        )
+    assert len(folders) == 2 + len(MUTANTS)
+    # Correct activations whose own process empties the batched probe's answers: judged call by call.
+    folders["patches_probe"] = root / "patches_probe"
+    shutil.copytree(folders["solutions"], folders["patches_probe"])
+    activations = folders["patches_probe"] / "activations.py"
+    activations.write_text(activations.read_text() + "\n" + (HOSTILE_SNIPPETS / "patches_probe.py").read_text())
+    return folders
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory: pytest.TempPathFactory, course: Course) -> Iterator[WorkerPool]:
+    limits = course.limits.model_copy(update={"time_seconds": 20})
+    scratch = tmp_path_factory.mktemp("scratch")
+    with WorkerPool(limits=limits, scratch_dir=scratch, slots=1, probes_file=course_probes_file(REPO, course)) as pool:
+        yield pool
+
+
+def _verdicts(handin: Path, pool: WorkerPool, graders: GraderSession | None = None) -> list[dict[str, object]]:
+    result = grade_handin(student_id=handin.name, handin_dir=handin, course_dir=REPO, pool=pool, graders=graders)
+    assert result.not_graded is None
+    return [dataclasses.asdict(verdict) for verdict in result.verdicts]
+
+
+def test_a_reused_session_gives_every_handin_the_verdicts_of_a_fresh_run(
+    handins: dict[str, Path], pool: WorkerPool, course: Course
+) -> None:
+    fresh = {name: _verdicts(folder, pool) for name, folder in handins.items()}
+    assert {verdict["score"] for verdict in fresh["stubs"]} == {0}
+    assert all(verdict["passed"] for verdict in fresh["solutions"])
+    # Each hand-in after one that failed different checks, and the solutions again after all of them.
+    order = ["stubs", "solutions", *MUTANTS, "patches_probe", "solutions", "stubs"]
+    graders = GraderSession(graders_dir=REPO / "graders", course=course)
+    try:
+        for name in order:
+            assert _verdicts(handins[name], pool, graders) == fresh[name], name
+    finally:
+        graders.close()
+    assert graders.closed
+
+
+def test_graders_that_cannot_be_collected_are_the_courses_error_naming_the_file(tmp_path: Path, course: Course) -> None:
+    graders = tmp_path / "graders"
+    shutil.copytree(REPO / "graders", graders, ignore=shutil.ignore_patterns("__pycache__", "mutants"))
+    (graders / "test_typo.py").write_text("import pytest\n\ndef test_typo(:\n    pass\n")
+    with pytest.raises(GraderSetupError, match=r"test_typo\.py"):
+        GraderSession(graders_dir=graders, course=course)
+
+
+def test_graders_with_no_tests_are_the_courses_error(tmp_path: Path, course: Course) -> None:
+    graders = tmp_path / "graders"
+    graders.mkdir()
+    shutil.copyfile(REPO / "graders" / "pytest.ini", graders / "pytest.ini")
+    with pytest.raises(GraderSetupError, match="no grader tests were collected"):
+        GraderSession(graders_dir=graders, course=course)
