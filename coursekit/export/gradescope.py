@@ -33,11 +33,10 @@ from typing import Any
 
 from coursekit.config import Limits, kit_pyproject, load_course
 from coursekit.errors import CoursekitError
-from coursekit.grade.engine import grade_class
 from coursekit.grade.late import days_late
-from coursekit.grade.results import read_results_json, results_json_path
 from coursekit.intake.collect import ON_TIME, Lateness, write_late_csv
 from coursekit.sandbox.bwrap import SandboxUnavailable, package_dir
+from coursekit.sandbox.pool import WorkerPool, course_probes_file
 
 AUTOGRADER_ZIP = "autograder.zip"
 # Where Gradescope unpacks the zip; tests point AUTOGRADER_ROOT at a stand-in folder instead of /autograder.
@@ -334,12 +333,16 @@ class GradescopeRun:
 
 
 def run_gradescope_submission(*, root: Path, course_dir: Path) -> GradescopeRun:
-    """Grade `root`/submission as Gradescope does and write `root`/results/results.json."""
+    """Grade `root`/submission as Gradescope does and write `root`/results/results.json.
+
+    Gradescope grades one hand-in per container, so its student waits for every start-up cost: the sandboxed
+    worker starts first, before this process imports the grading engine (torch, pytest, the graders), and the
+    two share the container's cores instead of following one another.
+    """
     results_path = root / "results" / "results.json"
     results_path.parent.mkdir(parents=True, exist_ok=True)
-    limits, memory_note = limits_within_container(
-        load_course(course_dir / "course.yml").limits, container_mb=container_memory_limit_mb()
-    )
+    course = load_course(course_dir / "course.yml")
+    limits, memory_note = limits_within_container(course.limits, container_mb=container_memory_limit_mb())
     with tempfile.TemporaryDirectory(prefix="coursekit-gradescope-") as temporary:
         staging = Path(temporary) / "submissions"
         staging.mkdir()
@@ -353,9 +356,17 @@ def run_gradescope_submission(*, root: Path, course_dir: Path) -> GradescopeRun:
         try:
             # auto: bubblewrap, else the uid tier (Gradescope's containers run as root, without namespaces); it
             # refuses anything weaker, so a hand-in can never be graded where it could read the graders.
-            report = grade_class(
-                course_dir=course_dir, submissions_dir=staging, out_dir=out, jobs=1, force=True, limits=limits
-            )
+            with WorkerPool(
+                limits=limits,
+                scratch_dir=Path(temporary) / "workers",
+                slots=1,
+                probes_file=course_probes_file(course_dir, course),
+            ) as pool:
+                pool.start()
+                from coursekit.grade.engine import grade_class
+                from coursekit.grade.results import read_results_json, results_json_path
+
+                report = grade_class(course_dir=course_dir, submissions_dir=staging, out_dir=out, force=True, pool=pool)
         except SandboxUnavailable as error:
             data = grading_unavailable(str(error))
             note = f"not graded: {error}"

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from coursekit.sandbox import wire
-from coursekit.sandbox.answers import MalformedAnswer, check_answer
 
 # A failure message reaches the results, the feedback and the instructor's summary: a few lines, never pages.
 MAX_FAILURE_CHARS = 2000
@@ -61,6 +60,10 @@ def answer_of(response: bytes, *, probe: str) -> dict[str, Any]:
     result = answer["ok"]
     if not isinstance(result, dict):
         raise StudentError("the hand-in's code sent back a malformed answer")
+    # The answer forms import torch: here, not at import, so that a pool starts its workers before this process
+    # has imported torch (the workers' start and this import then share the cores).
+    from coursekit.sandbox.answers import MalformedAnswer, check_answer
+
     try:
         return check_answer(probe, result)
     except MalformedAnswer as error:

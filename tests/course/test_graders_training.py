@@ -744,3 +744,25 @@ def test_plot_fit_starts_from_a_clean_pyplot_state(tmp_path: Path, pytestconfig:
     (axes,) = answer["axes"]
     assert [len(line["x"]) for line in axes["lines"]] == [9, 70]
     sys.modules.pop("training", None)
+
+
+@pytest.mark.parametrize("kind", ["trajectory", "convergence"])
+def test_the_replays_written_out_optimizers_give_torch_optims_weights_bitwise(
+    pytestconfig: pytest.Config, kind: str
+) -> None:
+    """The grader replays training with SGD and Adam written out (torch's own import torch._dynamo); every
+    epoch's weights must be torch.optim's, bit for bit, or a correct loop would be judged against other weights."""
+    graders = load_graders(pytestconfig)
+    seed = graders.input_seed(COURSE.seed, kind)
+    problem = graders.trajectory_problem(seed) if kind == "trajectory" else graders.convergence_problem(seed)[0]
+    model = graders.build_model(problem.layers)
+    model.load_state_dict(problem.state)
+    optimizer = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}[problem.optimizer](model.parameters(), lr=problem.lr)
+    replayed = graders.replay(problem).states
+    for epoch in range(problem.n_epochs):
+        loss = torch.nn.functional.mse_loss(model(problem.t_u_train), problem.t_c_train)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        state = model.state_dict()
+        assert all(torch.equal(state[k], replayed[epoch + 1][k]) for k in state), (problem.optimizer, epoch)

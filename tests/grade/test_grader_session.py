@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,3 +96,36 @@ def test_graders_with_no_tests_are_the_courses_error(tmp_path: Path, course: Cou
     shutil.copyfile(REPO / "graders" / "pytest.ini", graders / "pytest.ini")
     with pytest.raises(GraderSetupError, match="no grader tests were collected"):
         GraderSession(graders_dir=graders, course=course)
+
+
+_TRUSTED_SIDE_MODULES = """
+import shutil, sys, tempfile
+from pathlib import Path
+from coursekit.config import load_course
+from coursekit.grade.engine import _warm_up, grade_handin
+from coursekit.grade.session import GraderSession
+from coursekit.sandbox.pool import WorkerPool, course_probes_file
+
+repo = Path(sys.argv[1])
+course = load_course(repo / "course.yml")
+handin = Path(tempfile.mkdtemp()) / "solutions"
+shutil.copytree(repo / "solutions", handin)
+with WorkerPool(limits=course.limits, scratch_dir=Path(tempfile.mkdtemp()), slots=1,
+                probes_file=course_probes_file(repo, course)) as pool:
+    _warm_up(repo, course)
+    graders = GraderSession(graders_dir=repo / "graders", course=course)
+    result = grade_handin(student_id="s", handin_dir=handin, course_dir=repo, pool=pool, graders=graders)
+print(sum(verdict.score for verdict in result.verdicts) == sum(verdict.max_score for verdict in result.verdicts))
+print("torch._dynamo" in sys.modules)
+"""
+
+
+def test_the_trusted_side_grades_a_correct_handin_without_importing_torch_dynamo() -> None:
+    """torch's optimizers import torch._dynamo at their first step, about a second of every `grade` and of every
+    Gradescope run: the warm-up and the graders' replays of training never use them."""
+    run = subprocess.run(
+        [sys.executable, "-c", _TRUSTED_SIDE_MODULES, str(REPO)], capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    full_marks, imported_dynamo = run.stdout.split()
+    assert full_marks == "True" and imported_dynamo == "False"
