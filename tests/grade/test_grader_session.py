@@ -23,6 +23,17 @@ from coursekit.grade.preflight import GraderSetupError
 from coursekit.grade.session import GraderSession
 from coursekit.sandbox.pool import WorkerPool, course_probes_file
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _forget_grader_modules() -> Iterator[None]:
+    """The sessions here import the graders into this test process under their plain names (test_training, ...):
+    forgotten afterwards, so that a later test's module of the same name is not mistaken for them."""
+    yield
+    for name, module in list(sys.modules.items()):
+        if "graders" in Path(getattr(module, "__file__", None) or "/").parts:
+            del sys.modules[name]
+
+
 MUTANTS = ("calls-torch-tanh", "ignores-n-hidden", "missing-zero-grad", "plot-labels-swapped")
 
 
