@@ -98,8 +98,7 @@ def _grading_process(connection: multiprocessing.connection.Connection, slot: in
         student_id, handin_dir, problems, late = task
         try:
             if graders is None or graders.closed:
-                course_dir = _batch_course_dir
-                graders = GraderSession(graders_dir=course_dir / "graders", course=_course_of(course_dir))
+                graders = GraderSession(graders_dir=_batch_course_dir / "graders", course=_course_of(_batch_course_dir))
             reply: tuple[str, Any] = (
                 "result",
                 grade_handin(

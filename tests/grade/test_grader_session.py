@@ -54,11 +54,13 @@ def handins(tmp_path_factory: pytest.TempPathFactory, course: Course) -> dict[st
             mutant=mutant, solutions_dir=REPO / "solutions", data_dir=REPO / "data", target=root / mutant.name
         )
     assert len(folders) == 2 + len(MUTANTS)
-    # Correct activations whose own process empties the batched probe's answers: judged call by call.
-    folders["patches_probe"] = root / "patches_probe"
-    shutil.copytree(folders["solutions"], folders["patches_probe"])
-    activations = folders["patches_probe"] / "activations.py"
-    activations.write_text(activations.read_text() + "\n" + (HOSTILE_SNIPPETS / "patches_probe.py").read_text())
+    # Correct activations whose own process empties the batched probe's answers: judged call by call. A training
+    # module whose every function leaves its worker's process: the next hand-in's session follows a dead worker.
+    for snippet, module in (("patches_probe", "activations.py"), ("exits_at_call", "training.py")):
+        folders[snippet] = root / snippet
+        shutil.copytree(folders["solutions"], folders[snippet])
+        spliced = folders[snippet] / module
+        spliced.write_text(spliced.read_text() + "\n" + (HOSTILE_SNIPPETS / f"{snippet}.py").read_text())
     return folders
 
 
@@ -82,8 +84,9 @@ def test_a_reused_session_gives_every_handin_the_verdicts_of_a_fresh_run(
     fresh = {name: _verdicts(folder, pool) for name, folder in handins.items()}
     assert {verdict["score"] for verdict in fresh["stubs"]} == {0}
     assert all(verdict["passed"] for verdict in fresh["solutions"])
+    assert {verdict["score"] for verdict in fresh["exits_at_call"] if verdict["part"] == "training"} == {0}
     # Each hand-in after one that failed different checks, and the solutions again after all of them.
-    order = ["stubs", "solutions", *MUTANTS, "patches_probe", "solutions", "stubs"]
+    order = ["stubs", "solutions", *MUTANTS, "patches_probe", "exits_at_call", "solutions", "stubs"]
     graders = GraderSession(graders_dir=REPO / "graders", course=course)
     try:
         for name in order:
