@@ -54,6 +54,7 @@ from coursekit.grade.results import (
 from coursekit.grade.session import GraderSession, HandinNotGraded, run_graders
 from coursekit.intake.collect import read_late_csv
 from coursekit.intake.handin import discover_handins, unpack_handin
+from coursekit.sandbox import wire
 from coursekit.sandbox.pool import Isolation, WorkerPool, WorkerSession, course_probes_file
 from coursekit.sandbox.probes import load_course_probes
 from coursekit.sandbox.student import Student
@@ -67,6 +68,7 @@ class UnknownStudentError(CoursekitError, ValueError):
 # each grading process takes one slot and is the only one to use it.
 _batch_pool: WorkerPool | None = None
 _batch_course_dir: Path | None = None
+_batch_course: Course | None = None
 _batch_keep_going = False
 
 
@@ -81,7 +83,7 @@ def _limit_memory(budget_mb: int) -> None:
 
 def _grading_process(connection: multiprocessing.connection.Connection, slot: int) -> None:
     """A trusted grading process: grade the hand-ins it is sent, one at a time, through its own slot."""
-    assert _batch_pool is not None and _batch_course_dir is not None
+    assert _batch_pool is not None and _batch_course_dir is not None and _batch_course is not None
     # A correct hand-in needs about 300 MB here; an answer is at most the wire's 16 MiB, so graders stay far below.
     _limit_memory(_batch_pool.limits.grading_memory_mb)
     # pytest configured and the graders collected at the first hand-in, then reused for every other.
@@ -98,7 +100,7 @@ def _grading_process(connection: multiprocessing.connection.Connection, slot: in
         student_id, handin_dir, problems, late = task
         try:
             if graders is None or graders.closed:
-                graders = GraderSession(graders_dir=_batch_course_dir / "graders", course=_course_of(_batch_course_dir))
+                graders = GraderSession(graders_dir=_batch_course_dir / "graders", course=_batch_course)
             reply: tuple[str, Any] = (
                 "result",
                 grade_handin(
@@ -107,6 +109,7 @@ def _grading_process(connection: multiprocessing.connection.Connection, slot: in
                     problems=problems,
                     late=late,
                     course_dir=_batch_course_dir,
+                    course=_batch_course,
                     pool=_batch_pool,
                     slot=slot,
                     keep_going=_batch_keep_going,
@@ -162,19 +165,34 @@ def _figure_function(path: Path) -> Callable[[Any], bytes | None]:
     return function
 
 
-def figure_of(plugin: GradingPlugin, *, course_dir: Path, course: Course) -> tuple[bytes | None, str | None]:
-    """The PNG the course's figure module draws from the graders' "figure" attachment, and the part that attached
-    it; (None, None) when nothing was attached or the course draws no figure."""
+def figure_attachment(plugin: GradingPlugin, *, course: Course) -> tuple[bytes | None, str | None]:
+    """The graders' "figure" attachment, wire-encoded to travel to where results are written, and the part that
+    attached it; (None, None) when nothing was attached or the course draws no figure."""
     if FIGURE_ATTACHMENT not in plugin.attachments or course.chapter.figure is None:
         return None, None
+    try:
+        data = wire.encode(plugin.attachments[FIGURE_ATTACHMENT])
+    except wire.WireError as error:
+        raise GraderSetupError(f"the graders' {FIGURE_ATTACHMENT!r} attachment is not plain data: {error}") from error
+    return data, plugin.attached_by[FIGURE_ATTACHMENT]
+
+
+def with_figure(result: StudentResult, *, course_dir: Path, course: Course) -> StudentResult:
+    """`result` with the PNG the course's figure module draws from its graders' attachment.
+
+    Drawn where results are written, not while grading: the grading process goes on to the next hand-in, and
+    `check`, which writes no feedback, draws nothing.
+    """
+    if result.figure_data is None or course.chapter.figure is None:
+        return result
     draw = _figure_function((course_dir / course.chapter.figure).resolve())
     try:
-        png = draw(plugin.attachments[FIGURE_ATTACHMENT])
+        png = draw(wire.decode(result.figure_data))
     except Exception as error:  # the course's code, on data its own grader chose to attach
         raise GraderSetupError(f"{course.chapter.figure}: figure_png raised {type(error).__name__}: {error}") from error
     if png is not None and not isinstance(png, bytes):
         raise GraderSetupError(f"{course.chapter.figure}: figure_png returned {type(png).__name__}, not bytes or None")
-    return png, plugin.attached_by[FIGURE_ATTACHMENT]
+    return dataclasses.replace(result, figure_png=png, figure_data=None)
 
 
 def grade_handin(
@@ -188,14 +206,16 @@ def grade_handin(
     late: bool = False,
     keep_going: bool = False,
     graders: GraderSession | None = None,
+    course: Course | None = None,
 ) -> StudentResult:
     """Grade one unpacked hand-in through `pool`'s `slot`: one sandboxed worker session per part; with
     `graders`, in that pytest session over the course's graders (a grading process's, reused for each hand-in).
+    `course`: course_dir's course.yml as the batch read it (by default, read here).
 
     A grader that raises (not the student's code through a probe) is the course's mistake: GraderSetupError, with
     the exception and the grader's line; with `keep_going`, the hand-in is marked not graded instead.
     """
-    course = _course_of(course_dir)
+    course = course or _course_of(course_dir)
     load_course_code(course_dir, course)
     started = time.perf_counter()
     sessions: dict[str, WorkerSession] = {}
@@ -232,7 +252,7 @@ def grade_handin(
             "fix the grader, or grade with --keep-going to mark such checks not graded"
         )
     output = {part: session.output for part, session in sessions.items()}
-    figure_png, figure_part = figure_of(plugin, course_dir=course_dir, course=course)
+    figure_data, figure_part = figure_attachment(plugin, course=course)
     return StudentResult(
         student_id=student_id,
         verdicts=tuple(plugin.verdicts),
@@ -240,7 +260,7 @@ def grade_handin(
         output=output,
         execution_time=time.perf_counter() - started,
         late=late,
-        figure_png=figure_png,
+        figure_data=figure_data,
         figure_part=figure_part,
         isolation=pool.tier,
         not_graded=GRADER_BROKE if broken else None,
@@ -390,6 +410,7 @@ def grade_class(
             result = dataclasses.replace(result, fingerprint=fingerprints[result.student_id])
             if result.late and result.student_id in lateness:
                 result = dataclasses.replace(result, days_late=lateness[result.student_id].days_late)
+            result = with_figure(result, course_dir=course_dir, course=course)
             write_student_result(result, course=course, out_dir=out_dir)
             results[result.student_id] = result
             done += 1
@@ -478,9 +499,12 @@ def _import_grading_libraries() -> None:
     import matplotlib.pyplot
     import torch
 
-    # Autograd's engine starts at the first backward; the graders replay training.
+    # Autograd's engine starts at the first backward; the graders replay training. A gradient taken against given
+    # output gradients (the graders' value-and-gradient checks) imports torch's symbolic shapes and sympy, about
+    # 0.35 s: once here, not in each grading process at its first hand-in.
     x = torch.ones(2, requires_grad=True)
     (x * x).sum().backward()
+    torch.autograd.grad(x * x, x, grad_outputs=torch.ones(2))
 
 
 def _warm_up(course_dir: Path, course: Course) -> None:
@@ -563,7 +587,7 @@ def _grade_unpacked(
     """Grade hand-in folders ready to grade; yield results as they finish. With `canary`, the first item yielded
     is None once the canary got full marks (CanaryFailed if not), and no result comes before it. `warm`: this
     process warmed up for the course already (`_warm_up`)."""
-    global _batch_pool, _batch_course_dir, _batch_keep_going
+    global _batch_pool, _batch_course_dir, _batch_course, _batch_keep_going
     if not unpacked and canary is None:
         return
     # Grader modules keep their plain names (test_model, ...) in sys.modules: another course's, graded earlier in
@@ -576,7 +600,7 @@ def _grade_unpacked(
             _warm_up(course_dir, course)
         for slot in range(pool.slots):
             pool.worker(slot)
-        _batch_pool, _batch_course_dir, _batch_keep_going = pool, course_dir, keep_going
+        _batch_pool, _batch_course_dir, _batch_course, _batch_keep_going = pool, course_dir, course, keep_going
         yield from _GradingProcesses(pool=pool, course=course).grade(unpacked, canary=canary)
     finally:
         for name in grader_modules:

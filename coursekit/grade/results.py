@@ -92,6 +92,8 @@ class StudentResult:
     # whose grader attached it, under which the feedback shows it.
     figure_png: bytes | None = None
     figure_part: str | None = None
+    # The graders' attachment the picture is drawn from (wire-encoded), until `engine.with_figure` draws it.
+    figure_data: bytes | None = None
     # The isolation tier the student's code ran in (coursekit.sandbox.pool.Tier), recorded in every results file.
     isolation: str = ""
     # Why grading could not finish (its grading process died): no points, left out of exports, regraded on a re-run.

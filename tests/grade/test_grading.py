@@ -204,6 +204,32 @@ def test_feedback_never_shows_the_graders_code(graded: tuple) -> None:
         assert not leaked, (path.name, leaked[:3])
 
 
+def test_the_feedback_picture_is_drawn_for_every_hand_in_whose_training_ran(graded: tuple) -> None:
+    feedback = graded[2] / "feedback"
+    for student in ("solutions_folder", "solutions_zip", "solutions_notebook"):
+        png = (feedback / f"{student}-fit.png").read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 5000
+    assert not (feedback / "stubs-fit.png").exists()  # its training_loop raises: nothing to draw
+
+
+def test_a_figure_module_that_raises_stops_the_batch_naming_it(tmp_path: Path) -> None:
+    from coursekit.grade.engine import GraderSetupError
+
+    course = tmp_path / "course"
+    for folder in ("graders", "solutions", "data"):
+        shutil.copytree(REPO / folder, course / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(REPO / "course.yml", course / "course.yml")
+    figure = course / "graders" / "fit_figure.py"
+    figure.write_text(figure.read_text() + "\n\ndef figure_png(fit, **_):\n    return fit['no such key']\n")
+    submissions = tmp_path / "submissions"
+    _write_handin(submissions / "alice", _sources("solutions"))
+    with pytest.raises(GraderSetupError, match=r"graders/fit_figure\.py: figure_png raised KeyError: 'no such key'"):
+        grade_class(
+            course_dir=course, submissions_dir=submissions, out_dir=tmp_path / "out", jobs=1, limits=LIMITS, canary=False
+        )
+    assert not (tmp_path / "out" / "results" / "alice.json").exists()
+
+
 def test_a_rerun_resumes_and_force_regrades(graded: tuple, tmp_path: Path) -> None:
     _, submissions, out = graded
     copy = tmp_path / "out"
@@ -249,6 +275,8 @@ def test_prepared_folders_are_graded_as_they_stand_and_nothing_is_written(tmp_pa
     results = grade_folders({"solutions": solutions, "hangs": hangs}, course_dir=REPO, jobs=2, limits=LIMITS)
     assert list(results) == ["solutions", "hangs"]
     assert results["solutions"].part_scores(COURSE) == FULL
+    # Nothing is drawn: the picture's data waits for a place that writes feedback.
+    assert results["solutions"].figure_png is None and results["solutions"].figure_data is not None
     assert results["hangs"].part_scores(COURSE) == {**FULL, "model": 0.0}
     model_checks = [verdict for verdict in results["hangs"].verdicts if verdict.part == "model"]
     assert model_checks and all("did not return within 8 s" in verdict.message for verdict in model_checks)
