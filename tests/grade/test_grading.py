@@ -225,7 +225,12 @@ def test_a_figure_module_that_raises_stops_the_batch_naming_it(tmp_path: Path) -
     _write_handin(submissions / "alice", _sources("solutions"))
     with pytest.raises(GraderSetupError, match=r"graders/fit_figure\.py: figure_png raised KeyError: 'no such key'"):
         grade_class(
-            course_dir=course, submissions_dir=submissions, out_dir=tmp_path / "out", jobs=1, limits=LIMITS, canary=False
+            course_dir=course,
+            submissions_dir=submissions,
+            out_dir=tmp_path / "out",
+            jobs=1,
+            limits=LIMITS,
+            canary=False,
         )
     assert not (tmp_path / "out" / "results" / "alice.json").exists()
 
